@@ -1,0 +1,70 @@
+//! Unit tests of the `entry` layout.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    reason = "test arithmetic on small known values"
+)]
+
+use super::*;
+use alloc::vec;
+use proptest::prelude::*;
+
+#[test]
+fn put_layout_is_aligned_and_round_trips() {
+    let e = EntryRef::put(3, b"key", b"value", 99);
+    let mut out = vec![];
+    e.encode_into(&mut out);
+    assert_eq!(out.len() % 8, 0);
+    assert_eq!(out.len(), e.encoded_len());
+    assert_eq!(EntryRef::decode(&out), Ok((e, out.len())));
+}
+
+#[test]
+fn delete_with_a_value_is_rejected() {
+    let mut out = vec![];
+    EntryRef::put(0, b"k", b"v", 0).encode_into(&mut out);
+    out[12] = Op::Delete as u8;
+    assert_eq!(EntryRef::decode(&out), Err(DecodeError::LengthOverflow));
+}
+
+#[test]
+fn unknown_op_and_reserved_bytes_are_rejected() {
+    let mut out = vec![];
+    EntryRef::delete(0, b"k").encode_into(&mut out);
+    let mut bad = out.clone();
+    bad[12] = 9;
+    assert_eq!(EntryRef::decode(&bad), Err(DecodeError::InvalidOp(9)));
+    let mut bad = out.clone();
+    bad[13] = 1;
+    assert_eq!(EntryRef::decode(&bad), Err(DecodeError::NonZeroReserved));
+    let mut bad = out;
+    let last = bad.len() - 1;
+    bad[last] = 1;
+    assert_eq!(EntryRef::decode(&bad), Err(DecodeError::NonZeroReserved));
+}
+
+#[test]
+fn truncated_entry_is_incomplete() {
+    let mut out = vec![];
+    EntryRef::put(0, b"key", b"value", 0).encode_into(&mut out);
+    for cut in 0..out.len() {
+        assert!(EntryRef::decode(&out[..cut]).unwrap_err().is_incomplete(), "cut {cut}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn put_round_trips(ns: u32, key in prop::collection::vec(any::<u8>(), 0..64),
+                       value in prop::collection::vec(any::<u8>(), 0..256), exp: u64) {
+        let e = EntryRef::put(ns, &key, &value, exp);
+        let mut out = vec![];
+        e.encode_into(&mut out);
+        prop_assert_eq!(EntryRef::decode(&out), Ok((e, out.len())));
+    }
+
+    #[test]
+    fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+        let _ = EntryRef::decode(&bytes);
+    }
+}
