@@ -1,1 +1,47 @@
-//! placeholder
+//! The storage engine of emdb: one append-only log file read through a memory map, with an
+//! in-memory hash index.
+//!
+//! Layer: between the `emdb` facade (API policy: TTL semantics, namespace naming, errors users
+//! see) and `emdb-format` (bytes). This crate owns files, the index, durability, recovery,
+//! compaction, backup and the lock. It is not a stable API; use the `emdb` crate.
+//!
+//! Entry points: [`Engine::open`] with an [`EngineConfig`]; writes through [`Engine::commit`]
+//! (one atomic frame), reads through [`Engine::get`]; durability through [`Engine::flush`].
+//! `docs/design.md` describes every path as numbered steps.
+//!
+//! Feature `testing` exposes [`storage::faulty`], a fault-injecting in-memory file system.
+
+mod apply;
+mod compaction;
+mod config;
+mod durability;
+mod engine;
+mod error;
+mod group_commit;
+mod index;
+mod iter;
+pub mod lockfile;
+pub mod log;
+mod namespace;
+mod read;
+mod recovery;
+mod repair;
+mod rewrite;
+pub mod sealer;
+mod snapshot;
+pub mod storage;
+mod write;
+
+pub use compaction::CompactReport;
+pub use config::{EngineConfig, SyncPolicy};
+pub use engine::{Engine, EngineStats, OpenReport};
+pub use error::{Corruption, EngineError, Result};
+pub use iter::{EngineIter, KeyListIter};
+pub use lockfile::LockHolder;
+pub use log::reader::ValueBytes;
+pub use repair::RepairReport;
+pub use snapshot::snapshot_path;
+pub use write::{LockedView, OwnedOp, WriteOp};
+
+/// Re-exported byte layer, for callers that build headers or inspect files.
+pub use emdb_format as format;

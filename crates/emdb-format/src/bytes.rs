@@ -30,7 +30,8 @@ pub(crate) fn u64_at(buf: &[u8], at: usize) -> Result<u64, DecodeError> {
 /// The sub-slice `[at, at + len)`, or `Incomplete` naming the end it would need.
 pub(crate) fn slice(buf: &[u8], at: usize, len: usize) -> Result<&[u8], DecodeError> {
     let end = at.checked_add(len).ok_or(DecodeError::LengthOverflow)?;
-    buf.get(at..end).ok_or(DecodeError::Incomplete { needed: end as u64 })
+    buf.get(at..end)
+        .ok_or(DecodeError::Incomplete { needed: end as u64 })
 }
 
 /// Rounds `n` up to a multiple of 8, or `None` on overflow.

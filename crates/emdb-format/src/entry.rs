@@ -84,7 +84,11 @@ impl EntryHeader {
             return Err(DecodeError::NonZeroReserved);
         }
         let expires_at = u64_at(&head, 16)?;
-        let max_key = if op == Op::NsCreate { MAX_NAMESPACE_LEN } else { MAX_KEY_LEN };
+        let max_key = if op == Op::NsCreate {
+            MAX_NAMESPACE_LEN
+        } else {
+            MAX_KEY_LEN
+        };
         if key_len as usize > max_key || value_len as usize > MAX_VALUE_LEN {
             return Err(DecodeError::LengthOverflow);
         }
@@ -95,7 +99,13 @@ impl EntryHeader {
         if matches!(op, Op::NsDrop | Op::Clear) && key_len != 0 {
             return Err(DecodeError::LengthOverflow);
         }
-        Ok(EntryHeader { op, ns, key_len, value_len, expires_at })
+        Ok(EntryHeader {
+            op,
+            ns,
+            key_len,
+            value_len,
+            expires_at,
+        })
     }
 
     /// Encoded length of the whole entry, padding included.
@@ -105,7 +115,9 @@ impl EntryHeader {
 }
 
 fn padded_len(key_len: usize, value_len: usize) -> usize {
-    let raw = ENTRY_HEADER_LEN.saturating_add(key_len).saturating_add(value_len);
+    let raw = ENTRY_HEADER_LEN
+        .saturating_add(key_len)
+        .saturating_add(value_len);
     align8(raw).unwrap_or(usize::MAX)
 }
 
@@ -127,27 +139,57 @@ pub struct EntryRef<'a> {
 impl<'a> EntryRef<'a> {
     /// A `Put`.
     pub fn put(ns: u32, key: &'a [u8], value: &'a [u8], expires_at: u64) -> Self {
-        EntryRef { op: Op::Put, ns, expires_at, key, value }
+        EntryRef {
+            op: Op::Put,
+            ns,
+            expires_at,
+            key,
+            value,
+        }
     }
 
     /// A `Delete`.
     pub fn delete(ns: u32, key: &'a [u8]) -> Self {
-        EntryRef { op: Op::Delete, ns, expires_at: 0, key, value: &[] }
+        EntryRef {
+            op: Op::Delete,
+            ns,
+            expires_at: 0,
+            key,
+            value: &[],
+        }
     }
 
     /// An `NsCreate` naming namespace `ns`.
     pub fn ns_create(ns: u32, name: &'a [u8]) -> Self {
-        EntryRef { op: Op::NsCreate, ns, expires_at: 0, key: name, value: &[] }
+        EntryRef {
+            op: Op::NsCreate,
+            ns,
+            expires_at: 0,
+            key: name,
+            value: &[],
+        }
     }
 
     /// An `NsDrop`.
     pub fn ns_drop(ns: u32) -> Self {
-        EntryRef { op: Op::NsDrop, ns, expires_at: 0, key: &[], value: &[] }
+        EntryRef {
+            op: Op::NsDrop,
+            ns,
+            expires_at: 0,
+            key: &[],
+            value: &[],
+        }
     }
 
     /// A `Clear`.
     pub fn clear(ns: u32) -> Self {
-        EntryRef { op: Op::Clear, ns, expires_at: 0, key: &[], value: &[] }
+        EntryRef {
+            op: Op::Clear,
+            ns,
+            expires_at: 0,
+            key: &[],
+            value: &[],
+        }
     }
 
     /// Encoded length, padding included.
@@ -183,7 +225,16 @@ impl<'a> EntryRef<'a> {
         if pad.iter().any(|b| *b != 0) {
             return Err(DecodeError::NonZeroReserved);
         }
-        Ok((EntryRef { op: h.op, ns: h.ns, expires_at: h.expires_at, key, value }, used))
+        Ok((
+            EntryRef {
+                op: h.op,
+                ns: h.ns,
+                expires_at: h.expires_at,
+                key,
+                value,
+            },
+            used,
+        ))
     }
 }
 

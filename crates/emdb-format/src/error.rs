@@ -39,7 +39,9 @@ pub enum DecodeError {
         actual: u32,
     },
     /// A checksummed frame has a kind or flag bits this build does not know.
-    #[error("unsupported frame kind {kind:#04x} with flags {flags:#04x} (written by a newer emdb?)")]
+    #[error(
+        "unsupported frame kind {kind:#04x} with flags {flags:#04x} (written by a newer emdb?)"
+    )]
     UnsupportedFrame {
         /// The frame kind byte.
         kind: u8,

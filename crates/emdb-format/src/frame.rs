@@ -165,20 +165,38 @@ impl<'a> Frame<'a> {
         let len_field: [u8; 4] = array(bytes, 0)?;
         let actual = frame_crc(len_field, bytes.get(8..).unwrap_or_default());
         if stored != actual {
-            return Err(DecodeError::ChecksumMismatch { expected: stored, actual });
+            return Err(DecodeError::ChecksumMismatch {
+                expected: stored,
+                actual,
+            });
         }
         let [kind_b, flags_b, r0, r1] = array::<4>(bytes, 8)?;
         let kind = FrameKind::from_byte(kind_b);
         let kind = match kind {
             Some(k) if flags_b & !FrameFlags::KNOWN == 0 => k,
-            _ => return Err(DecodeError::UnsupportedFrame { kind: kind_b, flags: flags_b }),
+            _ => {
+                return Err(DecodeError::UnsupportedFrame {
+                    kind: kind_b,
+                    flags: flags_b,
+                });
+            }
         };
         if (r0, r1) != (0, 0) {
             return Err(DecodeError::NonZeroReserved);
         }
         let lag = u32_at(bytes, 12)?;
-        let count = if kind == FrameKind::Batch { u32_at(bytes, FRAME_HEADER_LEN)? } else { 1 };
-        let frame = Frame { kind, flags: FrameFlags(flags_b), lag, bytes, count };
+        let count = if kind == FrameKind::Batch {
+            u32_at(bytes, FRAME_HEADER_LEN)?
+        } else {
+            1
+        };
+        let frame = Frame {
+            kind,
+            flags: FrameFlags(flags_b),
+            lag,
+            bytes,
+            count,
+        };
         frame.validate_body()?;
         Ok(frame)
     }
@@ -255,7 +273,11 @@ impl<'a> Iterator for Items<'a> {
             Err(e) => {
                 self.remaining = 0;
                 // Inside a checksummed frame a short item is a bad length, not a torn write.
-                Some(Err(if e.is_incomplete() { DecodeError::LengthOverflow } else { e }))
+                Some(Err(if e.is_incomplete() {
+                    DecodeError::LengthOverflow
+                } else {
+                    e
+                }))
             }
         }
     }
@@ -284,7 +306,12 @@ impl<'v> FrameBuilder<'v> {
         if kind == FrameKind::Batch {
             out.extend_from_slice(&[0; BATCH_PREFIX_LEN]);
         }
-        FrameBuilder { out, start, kind, count: 0 }
+        FrameBuilder {
+            out,
+            start,
+            kind,
+            count: 0,
+        }
     }
 
     /// Offset of the next item relative to the frame start.
@@ -353,7 +380,10 @@ pub fn lag_for(offset: u64, synced_end: u64) -> u32 {
 }
 
 fn write_at(dst: &mut [u8], at: usize, src: &[u8]) {
-    if let Some(d) = at.checked_add(src.len()).and_then(|end| dst.get_mut(at..end)) {
+    if let Some(d) = at
+        .checked_add(src.len())
+        .and_then(|end| dst.get_mut(at..end))
+    {
         d.copy_from_slice(src);
     }
 }

@@ -166,8 +166,16 @@ impl FileHeader {
         put(&mut s, CIPHER_OFFSET, &[self.cipher.to_byte()]);
         put(&mut s, KDF_OFFSET, &[self.kdf.kdf]);
         put(&mut s, KDF_PARAMS_OFFSET, &self.kdf.m_cost.to_le_bytes());
-        put(&mut s, KDF_PARAMS_OFFSET + 4, &self.kdf.t_cost.to_le_bytes());
-        put(&mut s, KDF_PARAMS_OFFSET + 8, &self.kdf.p_cost.to_le_bytes());
+        put(
+            &mut s,
+            KDF_PARAMS_OFFSET + 4,
+            &self.kdf.t_cost.to_le_bytes(),
+        );
+        put(
+            &mut s,
+            KDF_PARAMS_OFFSET + 8,
+            &self.kdf.p_cost.to_le_bytes(),
+        );
         put(&mut s, SALT_OFFSET, &self.kdf.salt);
         put(&mut s, KEY_CHECK_OFFSET, &self.key_check);
         let crc = crc32(s.get(..CRC_OFFSET).unwrap_or_default());
@@ -194,21 +202,31 @@ impl FileHeader {
         let stored = u32_at(slot, CRC_OFFSET)?;
         let actual = crc32(slot.get(..CRC_OFFSET).unwrap_or_default());
         if stored != actual {
-            return Err(DecodeError::ChecksumMismatch { expected: stored, actual });
+            return Err(DecodeError::ChecksumMismatch {
+                expected: stored,
+                actual,
+            });
         }
         let version = u16_at(slot, VERSION_OFFSET)?;
         if version != FORMAT_VERSION {
-            return Err(DecodeError::UnsupportedVersion { expected: FORMAT_VERSION, found: version });
+            return Err(DecodeError::UnsupportedVersion {
+                expected: FORMAT_VERSION,
+                found: version,
+            });
         }
         if usize::from(u16_at(slot, SLOT_LEN_OFFSET)?) != SLOT_LEN {
             return Err(DecodeError::LengthOverflow);
         }
         let flags = u32_at(slot, FLAGS_OFFSET)?;
         if flags & !KNOWN_FLAGS != 0 {
-            return Err(DecodeError::UnsupportedFlags { flags: flags & !KNOWN_FLAGS });
+            return Err(DecodeError::UnsupportedFlags {
+                flags: flags & !KNOWN_FLAGS,
+            });
         }
         let reserved = slot.get(RESERVED_OFFSET..CRC_OFFSET).unwrap_or_default();
-        let reserved_mid = slot.get(KDF_OFFSET + 1..KDF_PARAMS_OFFSET).unwrap_or_default();
+        let reserved_mid = slot
+            .get(KDF_OFFSET + 1..KDF_PARAMS_OFFSET)
+            .unwrap_or_default();
         if reserved.iter().chain(reserved_mid).any(|b| *b != 0) {
             return Err(DecodeError::NonZeroReserved);
         }
@@ -238,7 +256,9 @@ impl FileHeader {
     /// flags error from either slot takes precedence (it names the real problem).
     pub fn decode_region(region: &[u8]) -> Result<Self, DecodeError> {
         if region.len() < HEADER_REGION_LEN {
-            return Err(DecodeError::Incomplete { needed: HEADER_REGION_LEN as u64 });
+            return Err(DecodeError::Incomplete {
+                needed: HEADER_REGION_LEN as u64,
+            });
         }
         let mut best: Option<FileHeader> = None;
         let mut first_err = None;
@@ -254,7 +274,8 @@ impl FileHeader {
                 Err(e) => {
                     if matches!(
                         e,
-                        DecodeError::UnsupportedVersion { .. } | DecodeError::UnsupportedFlags { .. }
+                        DecodeError::UnsupportedVersion { .. }
+                            | DecodeError::UnsupportedFlags { .. }
                     ) {
                         newer_writer_err.get_or_insert(e);
                     }
@@ -271,7 +292,10 @@ impl FileHeader {
 }
 
 fn put(dst: &mut [u8], at: usize, src: &[u8]) {
-    if let Some(d) = at.checked_add(src.len()).and_then(|end| dst.get_mut(at..end)) {
+    if let Some(d) = at
+        .checked_add(src.len())
+        .and_then(|end| dst.get_mut(at..end))
+    {
         d.copy_from_slice(src);
     }
 }

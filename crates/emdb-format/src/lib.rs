@@ -8,7 +8,11 @@
 //! All integers are little-endian and fixed width. Decoding never panics on any input.
 #![no_std]
 #![forbid(unsafe_code)]
-#![deny(clippy::indexing_slicing, clippy::panic, clippy::arithmetic_side_effects)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 extern crate alloc;
 
@@ -24,7 +28,9 @@ pub mod sealed;
 
 pub use entry::{ENTRY_HEADER_LEN, EntryRef, Op};
 pub use error::{DecodeError, LimitError};
-pub use frame::{FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameBuilder, FrameFlags, FrameItem, FrameKind};
+pub use frame::{
+    FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameBuilder, FrameFlags, FrameItem, FrameKind,
+};
 pub use header::{CipherId, FileHeader, HEADER_REGION_LEN, KdfParams};
 
 /// The 8-byte magic at the start of both header slots.

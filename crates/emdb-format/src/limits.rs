@@ -17,7 +17,10 @@ pub const MAX_FILE_LEN: u64 = 1 << 43;
 /// Checks a key length.
 pub fn check_key(len: usize) -> Result<(), LimitError> {
     if len > MAX_KEY_LEN {
-        return Err(LimitError::KeyTooLong { len: len as u64, max: MAX_KEY_LEN as u64 });
+        return Err(LimitError::KeyTooLong {
+            len: len as u64,
+            max: MAX_KEY_LEN as u64,
+        });
     }
     Ok(())
 }
@@ -25,7 +28,10 @@ pub fn check_key(len: usize) -> Result<(), LimitError> {
 /// Checks a value length.
 pub fn check_value(len: usize) -> Result<(), LimitError> {
     if len > MAX_VALUE_LEN {
-        return Err(LimitError::ValueTooLong { len: len as u64, max: MAX_VALUE_LEN as u64 });
+        return Err(LimitError::ValueTooLong {
+            len: len as u64,
+            max: MAX_VALUE_LEN as u64,
+        });
     }
     Ok(())
 }
@@ -44,7 +50,10 @@ pub fn check_namespace(len: usize) -> Result<(), LimitError> {
 /// Checks an encoded frame length.
 pub fn check_frame(len: usize) -> Result<(), LimitError> {
     if len > MAX_FRAME_LEN {
-        return Err(LimitError::FrameTooLong { len: len as u64, max: MAX_FRAME_LEN as u64 });
+        return Err(LimitError::FrameTooLong {
+            len: len as u64,
+            max: MAX_FRAME_LEN as u64,
+        });
     }
     Ok(())
 }
@@ -56,9 +65,15 @@ mod tests {
     #[test]
     fn limits_accept_the_maximum_and_reject_one_more() {
         assert!(check_key(MAX_KEY_LEN).is_ok());
-        assert!(matches!(check_key(MAX_KEY_LEN + 1), Err(LimitError::KeyTooLong { .. })));
+        assert!(matches!(
+            check_key(MAX_KEY_LEN + 1),
+            Err(LimitError::KeyTooLong { .. })
+        ));
         assert!(check_value(MAX_VALUE_LEN).is_ok());
-        assert!(matches!(check_value(MAX_VALUE_LEN + 1), Err(LimitError::ValueTooLong { .. })));
+        assert!(matches!(
+            check_value(MAX_VALUE_LEN + 1),
+            Err(LimitError::ValueTooLong { .. })
+        ));
         assert!(check_namespace(MAX_NAMESPACE_LEN).is_ok());
         assert!(check_namespace(MAX_NAMESPACE_LEN + 1).is_err());
         assert!(check_frame(MAX_FRAME_LEN + 1).is_err());

@@ -70,7 +70,11 @@ pub struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     /// Scans `image` (a whole file) from `start`, which must be a frame boundary.
     pub fn new(image: &'a [u8], start: u64) -> Self {
-        Scanner { image, pos: usize::try_from(start).unwrap_or(usize::MAX), stop: None }
+        Scanner {
+            image,
+            pos: usize::try_from(start).unwrap_or(usize::MAX),
+            stop: None,
+        }
     }
 
     /// Offset of the next frame to decode (the end of the valid log once stopped).
@@ -84,7 +88,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn halt(&mut self, reason: StopReason) -> Option<ScannedFrame<'a>> {
-        self.stop = Some(Stop { offset: self.pos as u64, reason });
+        self.stop = Some(Stop {
+            offset: self.pos as u64,
+            reason,
+        });
         None
     }
 }
@@ -137,7 +144,9 @@ pub fn classify_stop(image: &[u8], bad: u64, error: Option<DecodeError>) -> Stop
         }
         let len = Frame::peek_len(rest).unwrap_or(0) as usize;
         if len == 0 {
-            all_zero &= rest.get(..FRAME_ALIGN).is_some_and(|w| w.iter().all(|b| *b == 0));
+            all_zero &= rest
+                .get(..FRAME_ALIGN)
+                .is_some_and(|w| w.iter().all(|b| *b == 0));
             pos = pos.saturating_add(FRAME_ALIGN as u64);
             continue;
         }
@@ -147,7 +156,10 @@ pub fn classify_stop(image: &[u8], bad: u64, error: Option<DecodeError>) -> Stop
                 let synced_end =
                     pos.saturating_sub(u64::from(frame.lag).saturating_mul(FRAME_ALIGN as u64));
                 if synced_end > bad {
-                    return StopReason::Corrupt { error, evidence: pos };
+                    return StopReason::Corrupt {
+                        error,
+                        evidence: pos,
+                    };
                 }
                 pos = pos.saturating_add(frame.len() as u64);
             }
@@ -194,7 +206,10 @@ pub fn scan(image: &[u8]) -> ScanSummary {
     for _ in s.by_ref() {
         frames = frames.saturating_add(1);
     }
-    let stop = s.stop().unwrap_or(Stop { offset: s.position(), reason: StopReason::EndOfLog });
+    let stop = s.stop().unwrap_or(Stop {
+        offset: s.position(),
+        reason: StopReason::EndOfLog,
+    });
     ScanSummary { frames, stop }
 }
 

@@ -68,7 +68,10 @@ impl<'a> SealedRef<'a> {
         let start = out.len();
         out.extend_from_slice(&[0; ENVELOPE_HEADER_LEN]);
         seal(out)?;
-        let sealed_len = out.len().saturating_sub(start).saturating_sub(ENVELOPE_HEADER_LEN);
+        let sealed_len = out
+            .len()
+            .saturating_sub(start)
+            .saturating_sub(ENVELOPE_HEADER_LEN);
         if let Some(d) = out.get_mut(start..start.saturating_add(ENVELOPE_HEADER_LEN)) {
             d.copy_from_slice(&(sealed_len as u32).to_le_bytes());
         }

@@ -49,7 +49,10 @@ fn truncated_entry_is_incomplete() {
     let mut out = vec![];
     EntryRef::put(0, b"key", b"value", 0).encode_into(&mut out);
     for cut in 0..out.len() {
-        assert!(EntryRef::decode(&out[..cut]).unwrap_err().is_incomplete(), "cut {cut}");
+        assert!(
+            EntryRef::decode(&out[..cut]).unwrap_err().is_incomplete(),
+            "cut {cut}"
+        );
     }
 }
 

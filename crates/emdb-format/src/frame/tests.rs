@@ -26,13 +26,19 @@ fn put_frame_round_trips() {
     let f = Frame::decode(&bytes).unwrap();
     assert_eq!(f.kind, FrameKind::Put);
     let items: Vec<_> = f.items().map(Result::unwrap).collect();
-    assert_eq!(items, vec![(FRAME_HEADER_LEN, FrameItem::Entry(e), e.encoded_len())]);
+    assert_eq!(
+        items,
+        vec![(FRAME_HEADER_LEN, FrameItem::Entry(e), e.encoded_len())]
+    );
 }
 
 #[test]
 fn batch_frame_round_trips() {
-    let entries =
-        [EntryRef::put(1, b"a", b"1", 0), EntryRef::delete(1, b"b"), EntryRef::clear(2)];
+    let entries = [
+        EntryRef::put(1, b"a", b"1", 0),
+        EntryRef::delete(1, b"b"),
+        EntryRef::clear(2),
+    ];
     let mut out = vec![];
     let mut b = FrameBuilder::new(&mut out, FrameKind::Batch, FrameFlags::default());
     for e in &entries {
@@ -67,7 +73,9 @@ fn truncation_is_incomplete_not_corruption() {
     for cut in 4..bytes.len() {
         assert_eq!(
             Frame::decode(&bytes[..cut]),
-            Err(DecodeError::Incomplete { needed: bytes.len() as u64 }),
+            Err(DecodeError::Incomplete {
+                needed: bytes.len() as u64
+            }),
             "cut {cut}"
         );
     }
@@ -80,12 +88,18 @@ fn unknown_kind_with_valid_crc_is_unsupported() {
     set_lag(&mut bytes, 0);
     assert_eq!(
         Frame::decode(&bytes),
-        Err(DecodeError::UnsupportedFrame { kind: 0x42, flags: 0 })
+        Err(DecodeError::UnsupportedFrame {
+            kind: 0x42,
+            flags: 0
+        })
     );
     let mut bytes = single(&EntryRef::delete(0, b"k"));
     bytes[9] = 0x80;
     set_lag(&mut bytes, 0);
-    assert!(matches!(Frame::decode(&bytes), Err(DecodeError::UnsupportedFrame { .. })));
+    assert!(matches!(
+        Frame::decode(&bytes),
+        Err(DecodeError::UnsupportedFrame { .. })
+    ));
 }
 
 #[test]
@@ -94,7 +108,10 @@ fn single_kind_must_match_its_entry() {
     let mut b = FrameBuilder::new(&mut out, FrameKind::Delete, FrameFlags::default());
     b.push_entry(&EntryRef::put(0, b"k", b"v", 0));
     b.finish(0).unwrap();
-    assert_eq!(Frame::decode(&out), Err(DecodeError::InvalidOp(Op::Put as u8)));
+    assert_eq!(
+        Frame::decode(&out),
+        Err(DecodeError::InvalidOp(Op::Put as u8))
+    );
 }
 
 #[test]
@@ -118,7 +135,12 @@ fn sealed_frame_items_are_envelopes() {
     }
     b.finish(0).unwrap();
     let f = Frame::decode(&out).unwrap();
-    assert_eq!(f.items().filter(|i| matches!(i, Ok((_, FrameItem::Sealed(_), _)))).count(), 2);
+    assert_eq!(
+        f.items()
+            .filter(|i| matches!(i, Ok((_, FrameItem::Sealed(_), _))))
+            .count(),
+        2
+    );
 }
 
 proptest! {

@@ -43,13 +43,20 @@ fn higher_generation_wins() {
 #[test]
 fn foreign_bytes_are_bad_magic() {
     let region = [b'x'; HEADER_REGION_LEN];
-    assert_eq!(FileHeader::decode_region(&region), Err(DecodeError::BadMagic));
+    assert_eq!(
+        FileHeader::decode_region(&region),
+        Err(DecodeError::BadMagic)
+    );
 }
 
 #[test]
 fn short_region_is_incomplete() {
     let region = sample().encode_region();
-    assert!(FileHeader::decode_region(&region[..100]).unwrap_err().is_incomplete());
+    assert!(
+        FileHeader::decode_region(&region[..100])
+            .unwrap_err()
+            .is_incomplete()
+    );
 }
 
 #[test]
@@ -59,7 +66,10 @@ fn newer_version_is_reported_as_such() {
     let region = h.encode_region();
     assert_eq!(
         FileHeader::decode_region(&region),
-        Err(DecodeError::UnsupportedVersion { expected: FORMAT_VERSION, found: FORMAT_VERSION + 1 })
+        Err(DecodeError::UnsupportedVersion {
+            expected: FORMAT_VERSION,
+            found: FORMAT_VERSION + 1
+        })
     );
 }
 

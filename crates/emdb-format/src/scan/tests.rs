@@ -39,7 +39,13 @@ fn clean_log_with_zero_padding_ends_cleanly() {
     img.resize(img.len() + 4096, 0);
     let s = scan(&img);
     assert_eq!(s.frames, 5);
-    assert_eq!(s.stop, Stop { offset: end, reason: StopReason::EndOfLog });
+    assert_eq!(
+        s.stop,
+        Stop {
+            offset: end,
+            reason: StopReason::EndOfLog
+        }
+    );
     assert_eq!(offs.len(), 5);
 }
 
@@ -56,7 +62,10 @@ fn truncated_last_frame_is_torn() {
 #[test]
 fn bad_frame_followed_by_durable_frames_is_corrupt() {
     // Every frame is written after the previous ones were synced.
-    let (mut img, offs) = image(6, |i, offs| if i == 0 { LOG_START } else { offs[i - 1] + 8 });
+    let (mut img, offs) = image(
+        6,
+        |i, offs| if i == 0 { LOG_START } else { offs[i - 1] + 8 },
+    );
     img[offs[2] as usize + 20] ^= 0x40;
     let s = scan(&img);
     assert_eq!(s.frames, 2);
@@ -78,12 +87,18 @@ fn bad_frame_followed_only_by_unsynced_frames_is_torn() {
 
 #[test]
 fn zeroed_durable_region_is_corrupt() {
-    let (mut img, offs) = image(6, |i, offs| if i == 0 { LOG_START } else { offs[i - 1] + 8 });
+    let (mut img, offs) = image(
+        6,
+        |i, offs| if i == 0 { LOG_START } else { offs[i - 1] + 8 },
+    );
     let (a, b) = (offs[1] as usize, offs[3] as usize);
     img[a..b].fill(0);
     let s = scan(&img);
     assert_eq!(s.stop.offset, offs[1]);
-    assert!(matches!(s.stop.reason, StopReason::Corrupt { error: None, .. }));
+    assert!(matches!(
+        s.stop.reason,
+        StopReason::Corrupt { error: None, .. }
+    ));
 }
 
 #[test]

@@ -1,0 +1,255 @@
+//! The in-memory index: per namespace, 16 hash shards mapping keys to log offsets, plus an
+//! optional ordered key set for range scans.
+//!
+//! Keys are hashed with xxh3 seeded per file (the seed comes from the random file id, so
+//! adversarial keys cannot be chosen to collide without knowing it). The low 4 bits pick the
+//! shard and the next 24 bits are the slot tag. Only the engine's writer mutates the index, while
+//! holding its write mutex, so the index always reflects a prefix of the log.
+
+pub(crate) mod table;
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use parking_lot::RwLock;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use table::{TAG_BITS, Table};
+
+/// Shards per namespace.
+pub(crate) const SHARDS: usize = 16;
+const SHARD_BITS: u32 = 4;
+
+/// A key's hash split into shard and tag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyHash {
+    shard: usize,
+    tag: u32,
+}
+
+/// The index of one namespace.
+#[derive(Debug)]
+pub(crate) struct NsIndex {
+    shards: Box<[RwLock<Table>]>,
+    live: AtomicU64,
+    ordered: Option<RwLock<BTreeSet<Box<[u8]>>>>,
+}
+
+impl NsIndex {
+    pub(crate) fn new(ordered: bool) -> Self {
+        NsIndex {
+            shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
+            live: AtomicU64::new(0),
+            ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
+        }
+    }
+
+    pub(crate) fn from_tables(tables: Vec<Table>, ordered: bool) -> Self {
+        let live = tables.iter().map(|t| t.len() as u64).sum();
+        NsIndex {
+            shards: tables.into_iter().map(RwLock::new).collect(),
+            live: AtomicU64::new(live),
+            ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
+        }
+    }
+
+    /// Live records.
+    pub(crate) fn len(&self) -> u64 {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn find<E>(
+        &self,
+        h: KeyHash,
+        eq: impl FnMut(u64) -> Result<bool, E>,
+    ) -> Result<Option<u64>, E> {
+        self.shards[h.shard].read().find(h.tag, eq)
+    }
+
+    /// Points `key` at `offset`; returns the replaced offset.
+    pub(crate) fn upsert<E>(
+        &self,
+        h: KeyHash,
+        key: &[u8],
+        offset: u64,
+        eq: impl FnMut(u64) -> Result<bool, E>,
+    ) -> Result<Option<u64>, E> {
+        let old = self.shards[h.shard].write().upsert(h.tag, offset, eq)?;
+        if old.is_none() {
+            self.live.fetch_add(1, Ordering::Relaxed);
+            if let Some(o) = &self.ordered {
+                o.write().insert(key.into());
+            }
+        }
+        Ok(old)
+    }
+
+    /// Removes `key`; returns its offset.
+    pub(crate) fn remove<E>(
+        &self,
+        h: KeyHash,
+        key: &[u8],
+        eq: impl FnMut(u64) -> Result<bool, E>,
+    ) -> Result<Option<u64>, E> {
+        let old = self.shards[h.shard].write().remove(h.tag, eq)?;
+        if old.is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            if let Some(o) = &self.ordered {
+                o.write().remove(key);
+            }
+        }
+        Ok(old)
+    }
+
+    /// Empties the namespace in place.
+    pub(crate) fn clear(&self) {
+        for s in &*self.shards {
+            *s.write() = Table::default();
+        }
+        self.live.store(0, Ordering::Relaxed);
+        if let Some(o) = &self.ordered {
+            o.write().clear();
+        }
+    }
+
+    /// Every live offset (a point-in-time copy, shard by shard).
+    pub(crate) fn offsets(&self) -> Vec<u64> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+        for s in &*self.shards {
+            out.extend(s.read().offsets());
+        }
+        out
+    }
+
+    /// Copies of the shard tables, for the snapshot.
+    pub(crate) fn tables(&self) -> Vec<Table> {
+        self.shards.iter().map(|s| s.read().clone()).collect()
+    }
+
+    /// Inserts a key into the ordered set only (used when rebuilding it after a snapshot load).
+    pub(crate) fn insert_ordered(&self, key: &[u8]) {
+        if let Some(o) = &self.ordered {
+            o.write().insert(key.into());
+        }
+    }
+
+    /// Keys within the bounds, in order; `None` without an ordered index.
+    pub(crate) fn range_keys(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+    ) -> Option<Vec<Vec<u8>>> {
+        let o = self.ordered.as_ref()?.read();
+        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
+            (lo, hi)
+        {
+            let empty = a > b
+                || (a == b
+                    && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_))));
+            if empty {
+                return Some(Vec::new());
+            }
+        }
+        Some(
+            o.range::<[u8], _>((lo, hi))
+                .take(limit)
+                .map(|k| k.to_vec())
+                .collect(),
+        )
+    }
+
+    /// Bytes of RAM the hash shards use (slots only).
+    pub(crate) fn hash_bytes(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| (s.read().capacity() * 8) as u64)
+            .sum()
+    }
+}
+
+/// All namespaces' indexes of one log file.
+#[derive(Debug)]
+pub(crate) struct Index {
+    seed: u64,
+    ordered: bool,
+    namespaces: ArcSwap<HashMap<u32, Arc<NsIndex>>>,
+}
+
+impl Index {
+    pub(crate) fn new(seed: u64, ordered: bool) -> Self {
+        let mut map = HashMap::new();
+        map.insert(0, Arc::new(NsIndex::new(ordered)));
+        Index {
+            seed,
+            ordered,
+            namespaces: ArcSwap::from_pointee(map),
+        }
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub(crate) fn ordered(&self) -> bool {
+        self.ordered
+    }
+
+    pub(crate) fn hash(&self, key: &[u8]) -> KeyHash {
+        let h = xxh3_64_with_seed(key, self.seed);
+        KeyHash {
+            shard: (h & (SHARDS as u64 - 1)) as usize,
+            tag: ((h >> SHARD_BITS) & ((1 << TAG_BITS) - 1)) as u32,
+        }
+    }
+
+    /// Runs `f` on namespace `id`'s index without taking a reference count.
+    pub(crate) fn with_ns<R>(&self, id: u32, f: impl FnOnce(&NsIndex) -> R) -> Option<R> {
+        self.namespaces.load().get(&id).map(|n| f(n))
+    }
+
+    pub(crate) fn ns(&self, id: u32) -> Option<Arc<NsIndex>> {
+        self.namespaces.load().get(&id).cloned()
+    }
+
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.namespaces.load().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Adds namespace `id` (no-op if present). Callers hold the engine's writer lock.
+    pub(crate) fn create(&self, id: u32) {
+        self.insert(id, NsIndex::new(self.ordered));
+    }
+
+    pub(crate) fn insert(&self, id: u32, ns: NsIndex) {
+        let mut map = HashMap::clone(&self.namespaces.load());
+        map.entry(id).or_insert_with(|| Arc::new(ns));
+        self.namespaces.store(Arc::new(map));
+    }
+
+    /// Removes namespace `id`. Callers hold the engine's writer lock.
+    pub(crate) fn drop_ns(&self, id: u32) {
+        let mut map = HashMap::clone(&self.namespaces.load());
+        map.remove(&id);
+        self.namespaces.store(Arc::new(map));
+    }
+
+    /// Live records across namespaces.
+    pub(crate) fn total_live(&self) -> u64 {
+        self.namespaces.load().values().map(|n| n.len()).sum()
+    }
+
+    /// Bytes of RAM used by all hash shards.
+    pub(crate) fn hash_bytes(&self) -> u64 {
+        self.namespaces
+            .load()
+            .values()
+            .map(|n| n.hash_bytes())
+            .sum()
+    }
+}

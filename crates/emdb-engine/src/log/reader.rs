@@ -1,0 +1,218 @@
+//! Decoding entries at known offsets, through the current memory map or with `pread`.
+//!
+//! The map is replaced, never locked: when the writer grows the file it stores a new, longer map;
+//! readers that loaded the old one keep using it (its bytes never change). The writer stores the
+//! new map before it writes a frame past the old end, and publishes the frame's offsets in the
+//! index only after writing it, so a reader that found an offset in the index always loads a map
+//! that covers it.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use emdb_format::entry::EntryHeader;
+use emdb_format::sealed::{ENVELOPE_HEADER_LEN, SealedRef};
+use emdb_format::{ENTRY_HEADER_LEN, EntryRef};
+
+use crate::error::{Corruption, EngineError, Result};
+use crate::log::mmap::Mapping;
+use crate::sealer::{Sealer, entry_aad};
+use crate::storage::StorageFile;
+
+/// A value read from the log: borrowed from a shared map, or owned.
+#[derive(Debug, Clone)]
+pub enum ValueBytes {
+    /// `len` bytes at `start` of a mapping that stays valid while this lives.
+    Mapped {
+        /// The mapping.
+        map: Arc<Mapping>,
+        /// Start offset within it.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
+    /// A copy (pread path or encrypted file).
+    Owned(Vec<u8>),
+}
+
+impl ValueBytes {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            ValueBytes::Mapped { map, start, len } => map
+                .as_slice()
+                .get(*start..start.saturating_add(*len))
+                .unwrap_or_default(),
+            ValueBytes::Owned(v) => v,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct LogReader {
+    file: Arc<dyn StorageFile>,
+    map: Option<ArcSwap<Mapping>>,
+    file_id: [u8; 16],
+    sealer: Option<Arc<dyn Sealer>>,
+}
+
+fn corrupt(offset: u64, e: emdb_format::DecodeError) -> EngineError {
+    EngineError::Corrupted {
+        offset,
+        reason: Corruption::Frame(e),
+    }
+}
+
+impl LogReader {
+    /// A reader over `file`; maps `[0, len)` when `use_mmap` and the storage can map.
+    pub(crate) fn new(
+        file: Arc<dyn StorageFile>,
+        len: u64,
+        use_mmap: bool,
+        file_id: [u8; 16],
+        sealer: Option<Arc<dyn Sealer>>,
+    ) -> Result<Self> {
+        let map = if use_mmap {
+            file.map(len)
+                .map_err(EngineError::io("mapping the log"))?
+                .map(ArcSwap::new)
+        } else {
+            None
+        };
+        Ok(LogReader {
+            file,
+            map,
+            file_id,
+            sealer,
+        })
+    }
+
+    pub(crate) fn file(&self) -> &Arc<dyn StorageFile> {
+        &self.file
+    }
+
+    pub(crate) fn file_id(&self) -> &[u8; 16] {
+        &self.file_id
+    }
+
+    pub(crate) fn sealer(&self) -> Option<&Arc<dyn Sealer>> {
+        self.sealer.as_ref()
+    }
+
+    /// Replaces the map with one of `[0, len)` (called by the writer after growing the file).
+    pub(crate) fn remap(&self, len: u64) -> Result<()> {
+        if let Some(slot) = &self.map
+            && let Some(m) = self
+                .file
+                .map(len)
+                .map_err(EngineError::io("remapping the log"))?
+        {
+            slot.store(m);
+        }
+        Ok(())
+    }
+
+    /// The current map, if reads go through one.
+    pub(crate) fn mapping(&self) -> Option<Arc<Mapping>> {
+        self.map.as_ref().map(ArcSwap::load_full)
+    }
+
+    /// Decodes the entry at `offset` and hands it to `f`.
+    pub(crate) fn with_entry<R>(
+        &self,
+        offset: u64,
+        f: impl FnOnce(EntryRef<'_>) -> R,
+    ) -> Result<R> {
+        let at = usize::try_from(offset).map_err(|_| EngineError::FileTooLarge { max: 0 })?;
+        if let Some(slot) = &self.map {
+            let m = slot.load();
+            let bytes = m.as_slice().get(at..).unwrap_or_default();
+            return self.decode(offset, bytes, f);
+        }
+        let owned = self.read_item(offset)?;
+        self.decode(offset, &owned, f)
+    }
+
+    fn decode<R>(&self, offset: u64, bytes: &[u8], f: impl FnOnce(EntryRef<'_>) -> R) -> Result<R> {
+        if let Some(sealer) = &self.sealer {
+            let (env, _) = SealedRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
+            let plain = sealer
+                .open(&entry_aad(&self.file_id, offset), env.sealed)
+                .map_err(|_| EngineError::Unseal { offset })?;
+            let (e, _) = EntryRef::decode(&plain).map_err(|e| corrupt(offset, e))?;
+            return Ok(f(e));
+        }
+        let (e, _) = EntryRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
+        Ok(f(e))
+    }
+
+    /// Reads the bytes of the item at `offset` with `pread`.
+    fn read_item(&self, offset: u64) -> Result<Vec<u8>> {
+        let head_len = if self.sealer.is_some() {
+            ENVELOPE_HEADER_LEN
+        } else {
+            ENTRY_HEADER_LEN
+        };
+        let mut head = vec![0u8; head_len];
+        self.file
+            .read_at(&mut head, offset)
+            .map_err(EngineError::io("reading an entry"))?;
+        let total = if self.sealer.is_some() {
+            let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            (ENVELOPE_HEADER_LEN + n).next_multiple_of(8)
+        } else {
+            EntryHeader::decode(&head)
+                .map_err(|e| corrupt(offset, e))?
+                .encoded_len()
+        };
+        if total > emdb_format::limits::MAX_FRAME_LEN {
+            return Err(corrupt(offset, emdb_format::DecodeError::LengthOverflow));
+        }
+        let mut buf = vec![0u8; total];
+        self.file
+            .read_at(&mut buf, offset)
+            .map_err(EngineError::io("reading an entry"))?;
+        Ok(buf)
+    }
+
+    /// Whether the entry at `offset` has this key.
+    pub(crate) fn key_eq(&self, offset: u64, key: &[u8]) -> Result<bool> {
+        self.with_entry(offset, |e| e.key == key)
+    }
+
+    /// The value at `offset`, borrowed from the map when possible, with its expiry.
+    pub(crate) fn value(&self, offset: u64) -> Result<(ValueBytes, u64)> {
+        if self.sealer.is_none()
+            && let Some(slot) = &self.map
+        {
+            let m = slot.load_full();
+            let at = usize::try_from(offset).unwrap_or(usize::MAX);
+            let bytes = m.as_slice().get(at..).unwrap_or_default();
+            let (e, _) = EntryRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
+            let start = at + ENTRY_HEADER_LEN + e.key.len();
+            let (len, exp) = (e.value.len(), e.expires_at);
+            return Ok((ValueBytes::Mapped { map: m, start, len }, exp));
+        }
+        self.with_entry(offset, |e| {
+            (ValueBytes::Owned(e.value.to_vec()), e.expires_at)
+        })
+    }
+
+    /// Reads `[start, end)` of the file (for replaying frames written during a compaction).
+    pub(crate) fn read_span(&self, start: u64, end: u64) -> Result<Vec<u8>> {
+        let len = usize::try_from(end.saturating_sub(start))
+            .map_err(|_| EngineError::InvalidArgument("span too large"))?;
+        let mut buf = vec![0u8; len];
+        if let Some(slot) = &self.map {
+            let m = slot.load();
+            let s = usize::try_from(start).unwrap_or(usize::MAX);
+            if let Some(src) = m.as_slice().get(s..s.saturating_add(len)) {
+                buf.copy_from_slice(src);
+                return Ok(buf);
+            }
+        }
+        self.file
+            .read_at(&mut buf, start)
+            .map_err(EngineError::io("reading the log"))?;
+        Ok(buf)
+    }
+}

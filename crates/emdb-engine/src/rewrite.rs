@@ -1,0 +1,235 @@
+//! Writing a fresh log from the live records of the current one: the shared core of compaction
+//! and backup.
+//!
+//! A rewrite copies the records that were live at a cut-off tail `t0` (read through the old
+//! generation, which stays valid), then replays every frame written after `t0` from the old log,
+//! re-encoding it at its new offset (and re-sealing it, since an entry's associated data is its
+//! position). The new file gets a new file id.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use emdb_format::entry::{EntryRef, Op};
+use emdb_format::scan::LOG_START;
+use emdb_format::{FileHeader, Frame, HEADER_REGION_LEN};
+
+use crate::apply::apply_entry;
+use crate::engine::{Engine, Generation, new_file_id};
+use crate::error::{Corruption, EngineError, Result};
+use crate::index::Index;
+use crate::lockfile::unix_millis;
+use crate::log::reader::LogReader;
+use crate::log::writer::LogWriter;
+use crate::namespace::NamespaceTable;
+use crate::recovery::{for_each_entry, seed_for};
+use crate::storage::{OpenMode, Storage, StorageFile};
+use crate::write::encode_frame;
+
+/// Target size of the batch frames a rewrite writes.
+const COPY_FRAME_BYTES: usize = 1 << 20;
+
+/// Records live at a cut-off: `(namespace id, name, entry offsets in file order)`.
+pub(crate) type LiveSet = Vec<(u32, String, Vec<u64>)>;
+
+pub(crate) struct Rewrite {
+    pub(crate) file: Arc<dyn StorageFile>,
+    pub(crate) cur: Generation,
+    pub(crate) names: NamespaceTable,
+    pub(crate) writer: LogWriter,
+    expire_before: Option<u64>,
+}
+
+/// An owned entry (for replayed frames whose bytes do not outlive the read).
+struct OwnedEntry {
+    op: Op,
+    ns: u32,
+    expires_at: u64,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl OwnedEntry {
+    fn borrow(&self) -> EntryRef<'_> {
+        EntryRef {
+            op: self.op,
+            ns: self.ns,
+            expires_at: self.expires_at,
+            key: &self.key,
+            value: &self.value,
+        }
+    }
+}
+
+impl Rewrite {
+    /// Starts a new file at `tmp` with the engine's header fields and a new file id.
+    pub(crate) fn create(engine: &Engine, tmp: &Path, expire_before: Option<u64>) -> Result<Self> {
+        let storage: &dyn Storage = engine.config.storage.as_ref();
+        let old = engine.generation.load();
+        let mut header: FileHeader = old.header.clone();
+        header.file_id = new_file_id();
+        header.generation = 1;
+        if header.created_unix_ms == 0 {
+            header.created_unix_ms = unix_millis();
+        }
+        let file = storage
+            .open(tmp, OpenMode::Truncate)
+            .map_err(EngineError::io("creating a rewrite file"))?;
+        file.write_at(&header.encode_region(), 0)
+            .map_err(EngineError::io("writing a header"))?;
+        let reader = LogReader::new(
+            file.clone(),
+            HEADER_REGION_LEN as u64,
+            engine.config.use_mmap,
+            header.file_id,
+            engine.config.sealer.clone(),
+        )?;
+        let index = Index::new(seed_for(&header.file_id), engine.config.range_index);
+        let writer = LogWriter::new(
+            file.clone(),
+            LOG_START,
+            HEADER_REGION_LEN as u64,
+            engine.config.prealloc_min,
+        );
+        Ok(Rewrite {
+            file,
+            cur: Generation {
+                reader,
+                index,
+                header,
+            },
+            names: NamespaceTable::default(),
+            writer,
+            expire_before,
+        })
+    }
+
+    fn expired(&self, expires_at: u64) -> bool {
+        self.expire_before
+            .is_some_and(|now| expires_at != 0 && expires_at <= now)
+    }
+
+    /// Appends `entries` as one frame and applies them to the new index.
+    fn append(&mut self, entries: &[EntryRef<'_>]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Nothing of a rewrite is trusted until the final fsync and rename, so lag 0 is true
+        // whenever the file can be found under its final name.
+        let synced = self.writer.tail;
+        let offsets = encode_frame(&mut self.writer, &self.cur, synced, entries)?;
+        self.writer
+            .reserve(self.writer.buf.len() as u64, &self.cur.reader)?;
+        self.writer.append_buf()?;
+        for (e, at) in entries.iter().zip(offsets) {
+            apply_entry(&self.cur.index, &mut self.names, &self.cur.reader, e, at)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the live set (read from `src`), dropping records expired at the cut-off.
+    pub(crate) fn copy_live(&mut self, src: &Generation, live: &LiveSet) -> Result<()> {
+        let creates: Vec<EntryRef<'_>> = live
+            .iter()
+            .filter(|(id, _, _)| *id != 0)
+            .map(|(id, name, _)| EntryRef::ns_create(*id, name.as_bytes()))
+            .collect();
+        self.append(&creates)?;
+        let mut batch: Vec<OwnedEntry> = Vec::new();
+        let mut bytes = 0usize;
+        for (ns, _, offsets) in live {
+            for &off in offsets {
+                let e = src.reader.with_entry(off, |e| OwnedEntry {
+                    op: Op::Put,
+                    ns: *ns,
+                    expires_at: e.expires_at,
+                    key: e.key.to_vec(),
+                    value: e.value.to_vec(),
+                })?;
+                if self.expired(e.expires_at) {
+                    continue;
+                }
+                bytes += e.key.len() + e.value.len() + 32;
+                batch.push(e);
+                if bytes >= COPY_FRAME_BYTES {
+                    self.flush_batch(&mut batch)?;
+                    bytes = 0;
+                }
+            }
+        }
+        self.flush_batch(&mut batch)
+    }
+
+    fn flush_batch(&mut self, batch: &mut Vec<OwnedEntry>) -> Result<()> {
+        let refs: Vec<EntryRef<'_>> = batch.iter().map(OwnedEntry::borrow).collect();
+        self.append(&refs)?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Replays the frames of the old log in `[from, to)`, each as one frame of the new log.
+    pub(crate) fn replay(&mut self, src: &LogReader, from: u64, to: u64) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let bytes = src.read_span(from, to)?;
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let at = from + pos as u64;
+            let frame = Frame::decode(&bytes[pos..]).map_err(|e| EngineError::Corrupted {
+                offset: at,
+                reason: Corruption::Frame(e),
+            })?;
+            let mut entries = Vec::with_capacity(frame.item_count() as usize);
+            for_each_entry(src, at, &frame, |e, _| {
+                let mut owned = OwnedEntry {
+                    op: e.op,
+                    ns: e.ns,
+                    expires_at: e.expires_at,
+                    key: e.key.to_vec(),
+                    value: e.value.to_vec(),
+                };
+                if owned.op == Op::Put && self.expired(owned.expires_at) {
+                    owned = OwnedEntry {
+                        op: Op::Delete,
+                        expires_at: 0,
+                        value: Vec::new(),
+                        ..owned
+                    };
+                }
+                entries.push(owned);
+                Ok(())
+            })?;
+            let refs: Vec<EntryRef<'_>> = entries.iter().map(OwnedEntry::borrow).collect();
+            self.append(&refs)?;
+            pos += frame.len();
+        }
+        Ok(())
+    }
+
+    /// Cuts the preallocation (the new file is about the size of its live data) and syncs.
+    pub(crate) fn seal_file(&mut self) -> Result<()> {
+        self.file
+            .set_len(self.writer.tail)
+            .map_err(EngineError::io("trimming a rewrite file"))?;
+        self.writer.allocated = self.writer.tail;
+        self.cur.reader.remap(self.writer.tail)?;
+        self.file
+            .sync_all()
+            .map_err(EngineError::io("syncing a rewrite file"))
+    }
+}
+
+impl Engine {
+    /// The live set and tail at this instant (taken under the writer mutex by the caller).
+    pub(crate) fn live_set(&self, cur: &Generation) -> LiveSet {
+        let names = self.names.read().list();
+        names
+            .into_iter()
+            .map(|(id, name)| {
+                let mut offs = cur.index.with_ns(id, |n| n.offsets()).unwrap_or_default();
+                offs.sort_unstable();
+                (id, name, offs)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,237 @@
+//! The index snapshot in `<path>.snap`: the hash shards as they were at a known log offset, so
+//! open only replays the log after it.
+//!
+//! ## Format (little-endian)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `EMDBSNP1` |
+//! | 8 | 2 | snapshot version (1) |
+//! | 10 | 2 | reserved |
+//! | 12 | 4 | shards per namespace (16) |
+//! | 16 | 16 | file id of the log it indexes |
+//! | 32 | 8 | log end: the index reflects every frame before this offset |
+//! | 40 | 8 | offset of the last frame before the log end (0 if none) |
+//! | 48 | 4 | CRC field of that frame |
+//! | 52 | 4 | reserved |
+//! | 56 | 8 | hash seed |
+//! | 64 | 4 | next namespace id |
+//! | 68 | 4 | namespace count `n` |
+//! | 72 | .. | `n` namespaces: id u32, name length u32, name padded to 8, then per shard a slot count u64 and the slots (u64 each) |
+//! | end-8 | 4 | CRC-32 of everything before |
+//! | end-4 | 4 | reserved |
+//!
+//! Invariant: a snapshot is used only if its CRC holds, it names the open file's id and seed,
+//! and the frame it names ends exactly at its log end with the same CRC; anything else falls
+//! back to a full scan.
+
+use std::path::{Path, PathBuf};
+
+use emdb_format::Frame;
+use emdb_format::checksum::crc32;
+use emdb_format::scan::LOG_START;
+
+use crate::durability::publish;
+use crate::error::{EngineError, Result};
+use crate::index::table::Table;
+use crate::index::{Index, NsIndex, SHARDS};
+use crate::lockfile::sidecar;
+use crate::namespace::NamespaceTable;
+use crate::storage::{OpenMode, Storage};
+
+const MAGIC: &[u8; 8] = b"EMDBSNP1";
+const VERSION: u16 = 1;
+
+/// `<path>.snap`.
+pub fn snapshot_path(db: &Path) -> PathBuf {
+    sidecar(db, ".snap")
+}
+
+/// What a snapshot records besides the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapshotPoint {
+    pub(crate) log_end: u64,
+    pub(crate) last_frame_offset: u64,
+    pub(crate) last_frame_crc: u32,
+}
+
+pub(crate) struct Snapshot {
+    pub(crate) point: SnapshotPoint,
+    pub(crate) names: NamespaceTable,
+    pub(crate) tables: Vec<(u32, Vec<Table>)>,
+}
+
+pub(crate) fn encode(
+    file_id: &[u8; 16],
+    seed: u64,
+    point: SnapshotPoint,
+    names: &NamespaceTable,
+    index: &Index,
+) -> Vec<u8> {
+    let list = names.list();
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&[0; 2]);
+    out.extend_from_slice(&(SHARDS as u32).to_le_bytes());
+    out.extend_from_slice(file_id);
+    out.extend_from_slice(&point.log_end.to_le_bytes());
+    out.extend_from_slice(&point.last_frame_offset.to_le_bytes());
+    out.extend_from_slice(&point.last_frame_crc.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&seed.to_le_bytes());
+    out.extend_from_slice(&names.next_id().to_le_bytes());
+    out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+    for (id, name) in &list {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.resize(out.len().next_multiple_of(8), 0);
+        let tables = index.ns(*id).map(|n| n.tables()).unwrap_or_default();
+        for t in tables {
+            out.extend_from_slice(&(t.raw_slots().len() as u64).to_le_bytes());
+            for s in t.raw_slots() {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+    }
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
+/// Writes a snapshot durably: temp file, fsync, rename, directory fsync.
+pub(crate) fn write(storage: &dyn Storage, db: &Path, bytes: &[u8]) -> Result<()> {
+    let path = snapshot_path(db);
+    let tmp = sidecar(db, ".snap.tmp");
+    let f = storage
+        .open(&tmp, OpenMode::Truncate)
+        .map_err(EngineError::io("creating a snapshot"))?;
+    f.write_at(bytes, 0)
+        .map_err(EngineError::io("writing a snapshot"))?;
+    publish(storage, f.as_ref(), &tmp, &path)
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        let b: [u8; 8] = self.take(8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    }
+}
+
+/// Decodes and validates a snapshot against the open log; `None` means "scan instead".
+pub(crate) fn decode(
+    bytes: &[u8],
+    file_id: &[u8; 16],
+    seed: u64,
+    image: &[u8],
+) -> Option<Snapshot> {
+    let body_len = bytes.len().checked_sub(8)?;
+    let stored = u32::from_le_bytes(bytes.get(body_len..body_len + 4)?.try_into().ok()?);
+    if crc32(bytes.get(..body_len)?) != stored {
+        return None;
+    }
+    let mut c = Cursor {
+        buf: bytes.get(..body_len)?,
+        pos: 0,
+    };
+    if c.take(8)? != MAGIC {
+        return None;
+    }
+    let version = c.u32()? & 0xffff;
+    if version != u32::from(VERSION) || c.u32()? as usize != SHARDS || c.take(16)? != file_id {
+        return None;
+    }
+    let point = SnapshotPoint {
+        log_end: c.u64()?,
+        last_frame_offset: c.u64()?,
+        last_frame_crc: c.u32()?,
+    };
+    c.u32()?;
+    if c.u64()? != seed || !frame_ends_at(image, point) {
+        return None;
+    }
+    let next_id = c.u32()?;
+    let count = c.u32()?;
+    let mut names = NamespaceTable::default();
+    let mut tables = Vec::new();
+    for _ in 0..count {
+        let id = c.u32()?;
+        let name_len = c.u32()? as usize;
+        let name = c.take(name_len)?.to_vec();
+        c.take(name_len.next_multiple_of(8) - name_len)?;
+        if id != 0 {
+            names.create(id, &name).ok()?;
+        }
+        let mut shards = Vec::with_capacity(SHARDS);
+        for _ in 0..SHARDS {
+            let n = usize::try_from(c.u64()?).ok()?;
+            let raw = c.take(n.checked_mul(8)?)?;
+            let slots = raw
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                .collect();
+            shards.push(Table::from_raw(slots, LOG_START, point.log_end)?);
+        }
+        tables.push((id, shards));
+    }
+    if c.pos != c.buf.len() {
+        return None;
+    }
+    names.set_next_id(next_id);
+    Some(Snapshot {
+        point,
+        names,
+        tables,
+    })
+}
+
+fn frame_ends_at(image: &[u8], p: SnapshotPoint) -> bool {
+    if p.log_end == LOG_START {
+        return p.last_frame_offset == 0;
+    }
+    let Some(rest) = usize::try_from(p.last_frame_offset)
+        .ok()
+        .and_then(|o| image.get(o..))
+    else {
+        return false;
+    };
+    match Frame::decode(rest) {
+        Ok(f) => {
+            let crc = u32::from_le_bytes([f.bytes[4], f.bytes[5], f.bytes[6], f.bytes[7]]);
+            crc == p.last_frame_crc && p.last_frame_offset + f.len() as u64 == p.log_end
+        }
+        Err(_) => false,
+    }
+}
+
+/// Builds an index from a decoded snapshot.
+pub(crate) fn into_index(
+    snap: Snapshot,
+    seed: u64,
+    ordered: bool,
+) -> (Index, NamespaceTable, SnapshotPoint) {
+    let index = Index::new(seed, ordered);
+    for (id, tables) in snap.tables {
+        if id == 0 {
+            index.drop_ns(0);
+        }
+        index.insert(id, NsIndex::from_tables(tables, ordered));
+    }
+    (index, snap.names, snap.point)
+}

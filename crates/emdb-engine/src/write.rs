@@ -1,0 +1,341 @@
+//! The write path: validate, encode one frame, append it, update the index.
+//!
+//! Steps of a commit (also in `docs/design.md`):
+//! 1. Check limits and namespaces; nothing is written if one fails.
+//! 2. Take the writer mutex; refuse if poisoned.
+//! 3. Encode all operations as one frame (a batch frame for several) at the tail offset, sealing
+//!    each entry with its absolute offset as associated data when encryption is on. The lag
+//!    field records how far the synced end trails this frame.
+//! 4. Grow the zero-filled file (and the map) if the frame does not fit.
+//! 5. `pwrite` the frame at the tail. A failed write poisons the engine.
+//! 6. Apply the entries to the index; publish the new tail for flushers.
+//! 7. Under `SyncPolicy::EveryWrite`, flush before returning.
+
+use emdb_format::entry::EntryRef;
+use emdb_format::frame::{FrameBuilder, FrameFlags, FrameKind, lag_for};
+use emdb_format::limits;
+
+use crate::apply::apply_entry;
+use crate::config::SyncPolicy;
+use crate::engine::{Engine, Generation};
+use crate::error::{EngineError, Result};
+use crate::log::writer::LogWriter;
+use crate::sealer::entry_aad;
+
+/// One mutation of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp<'a> {
+    /// Set a key, with an expiry in unix ms (0 = never).
+    Put {
+        /// Namespace id.
+        ns: u32,
+        /// Key.
+        key: &'a [u8],
+        /// Value.
+        value: &'a [u8],
+        /// Expiry, unix ms; 0 for none.
+        expires_at: u64,
+    },
+    /// Remove a key (a tombstone is written even if the key is absent).
+    Delete {
+        /// Namespace id.
+        ns: u32,
+        /// Key.
+        key: &'a [u8],
+    },
+    /// Remove every record of a namespace.
+    Clear {
+        /// Namespace id.
+        ns: u32,
+    },
+}
+
+impl<'a> WriteOp<'a> {
+    fn entry(&self) -> EntryRef<'a> {
+        match *self {
+            WriteOp::Put {
+                ns,
+                key,
+                value,
+                expires_at,
+            } => EntryRef::put(ns, key, value, expires_at),
+            WriteOp::Delete { ns, key } => EntryRef::delete(ns, key),
+            WriteOp::Clear { ns } => EntryRef::clear(ns),
+        }
+    }
+}
+
+/// Checks key and value lengths of a put.
+pub(crate) fn check_limits(op: &WriteOp<'_>) -> Result<()> {
+    match op {
+        WriteOp::Put { key, value, .. } => {
+            limits::check_key(key.len())?;
+            limits::check_value(value.len())?;
+        }
+        WriteOp::Delete { key, .. } => limits::check_key(key.len())?,
+        WriteOp::Clear { .. } => {}
+    }
+    Ok(())
+}
+
+/// Encodes `entries` as one frame into `w.buf`; returns each entry's absolute offset.
+pub(crate) fn encode_frame(
+    w: &mut LogWriter,
+    cur: &Generation,
+    synced: u64,
+    entries: &[EntryRef<'_>],
+) -> Result<Vec<u64>> {
+    let tail = w.tail;
+    let kind = match entries {
+        [one] => FrameKind::for_op(one.op),
+        _ => FrameKind::Batch,
+    };
+    let sealer = cur.reader.sealer();
+    let flags = if sealer.is_some() {
+        FrameFlags::SEALED
+    } else {
+        FrameFlags::default()
+    };
+    let mut buf = std::mem::take(&mut w.buf);
+    buf.clear();
+    let mut offsets = Vec::with_capacity(entries.len());
+    let mut plain = Vec::new();
+    let mut b = FrameBuilder::new(&mut buf, kind, flags);
+    for e in entries {
+        let at = tail + b.next_item_offset() as u64;
+        offsets.push(at);
+        match sealer {
+            None => b.push_entry(e),
+            Some(s) => {
+                plain.clear();
+                e.encode_into(&mut plain);
+                let aad = entry_aad(&cur.header.file_id, at);
+                b.push_sealed(|out| s.seal(&aad, &plain, out))
+                    .map_err(|_| EngineError::Unseal { offset: at })?;
+            }
+        }
+    }
+    let result = b.finish(lag_for(tail, synced));
+    w.buf = buf;
+    result?;
+    Ok(offsets)
+}
+
+impl Engine {
+    /// Commits `ops` as one atomic frame: after a crash either all are visible or none.
+    ///
+    /// Not durable until [`Engine::flush`] (unless the policy is `EveryWrite`).
+    pub fn commit(&self, ops: &[WriteOp<'_>]) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        for op in ops {
+            check_limits(op)?;
+        }
+        let entries: Vec<EntryRef<'_>> = ops.iter().map(WriteOp::entry).collect();
+        self.commit.writer_enter();
+        let result = {
+            let mut w = self.writer.lock();
+            self.commit_entries(&mut w, &entries)
+        };
+        self.commit.writer_exit();
+        result?;
+        if self.config.sync == SyncPolicy::EveryWrite {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes and applies entries; the caller holds the writer mutex.
+    pub(crate) fn commit_entries(&self, w: &mut LogWriter, entries: &[EntryRef<'_>]) -> Result<()> {
+        self.commit.check()?;
+        let cur = self.generation.load();
+        for e in entries {
+            if cur.index.with_ns(e.ns, |_| ()).is_none() && e.op != emdb_format::Op::NsCreate {
+                return Err(EngineError::NamespaceMissing(e.ns));
+            }
+        }
+        let offsets = encode_frame(w, &cur, self.commit.synced(), entries)?;
+        w.reserve(w.buf.len() as u64, &cur.reader)
+            .inspect_err(|_| self.commit.poison())?;
+        w.append_buf().inspect_err(|_| self.commit.poison())?;
+        let mut names = self.names.write();
+        for (e, at) in entries.iter().zip(offsets) {
+            // The frame is durable-to-be; an apply failure means the index and log disagree.
+            apply_entry(&cur.index, &mut names, &cur.reader, e, at)
+                .inspect_err(|_| self.commit.poison())?;
+        }
+        self.commit.publish_written(w.tail);
+        Ok(())
+    }
+
+    /// Sets `key` in namespace `ns`.
+    pub fn put(&self, ns: u32, key: &[u8], value: &[u8], expires_at: u64) -> Result<()> {
+        self.commit(&[WriteOp::Put {
+            ns,
+            key,
+            value,
+            expires_at,
+        }])
+    }
+
+    /// Removes every record of namespace `ns`, durably (a `Clear` frame).
+    pub fn clear(&self, ns: u32) -> Result<()> {
+        self.commit(&[WriteOp::Clear { ns }])
+    }
+
+    /// Removes `key` if present; returns its value and expiry. Check and removal are atomic.
+    pub fn remove(&self, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        self.update(|view| {
+            let old = view.get(ns, key)?;
+            let ops = if old.is_some() {
+                vec![OwnedOp::Delete {
+                    ns,
+                    key: key.to_vec(),
+                }]
+            } else {
+                vec![]
+            };
+            Ok((ops, old))
+        })
+    }
+
+    /// Reads under the writer mutex, then commits the operations `f` returns as one frame.
+    ///
+    /// Use it for read-modify-write steps that must not interleave with other writers.
+    pub fn update<R>(
+        &self,
+        f: impl FnOnce(&LockedView<'_>) -> Result<(Vec<OwnedOp>, R)>,
+    ) -> Result<R> {
+        self.commit.writer_enter();
+        let result: Result<R> = (|| {
+            let mut w = self.writer.lock();
+            let cur = self.generation.load_full();
+            let (ops, out) = f(&LockedView { cur: &cur })?;
+            if !ops.is_empty() {
+                let borrowed: Vec<WriteOp<'_>> = ops.iter().map(OwnedOp::as_write_op).collect();
+                for op in &borrowed {
+                    check_limits(op)?;
+                }
+                let entries: Vec<EntryRef<'_>> = borrowed.iter().map(WriteOp::entry).collect();
+                self.commit_entries(&mut w, &entries)?;
+            }
+            Ok(out)
+        })();
+        self.commit.writer_exit();
+        let out = result?;
+        if self.config.sync == SyncPolicy::EveryWrite {
+            self.flush()?;
+        }
+        Ok(out)
+    }
+
+    /// Creates namespace `name` (or returns the id it already has).
+    pub fn create_namespace(&self, name: &str) -> Result<u32> {
+        if name.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "namespace name must not be empty",
+            ));
+        }
+        limits::check_namespace(name.len())?;
+        let mut w = self.writer.lock();
+        if let Some(id) = self.names.read().id(name) {
+            return Ok(id);
+        }
+        let id = self.names.read().next_id();
+        self.commit_entries(&mut w, &[EntryRef::ns_create(id, name.as_bytes())])?;
+        Ok(id)
+    }
+
+    /// Drops namespace `name` and all its records, durably. Returns `false` if it did not exist.
+    pub fn drop_namespace(&self, name: &str) -> Result<bool> {
+        if name.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "the default namespace cannot be dropped",
+            ));
+        }
+        let mut w = self.writer.lock();
+        let Some(id) = self.names.read().id(name) else {
+            return Ok(false);
+        };
+        self.commit_entries(&mut w, &[EntryRef::ns_drop(id)])?;
+        Ok(true)
+    }
+
+    /// The id of namespace `name` (`""` is the default namespace, id 0).
+    pub fn namespace_id(&self, name: &str) -> Option<u32> {
+        self.names.read().id(name)
+    }
+
+    /// Every namespace as `(id, name)`: the default first, then in creation order.
+    pub fn namespaces(&self) -> Vec<(u32, String)> {
+        self.names.read().list()
+    }
+}
+
+/// An owned [`WriteOp`], returned from [`Engine::update`] closures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedOp {
+    /// See [`WriteOp::Put`].
+    Put {
+        /// Namespace id.
+        ns: u32,
+        /// Key.
+        key: Vec<u8>,
+        /// Value.
+        value: Vec<u8>,
+        /// Expiry, unix ms; 0 for none.
+        expires_at: u64,
+    },
+    /// See [`WriteOp::Delete`].
+    Delete {
+        /// Namespace id.
+        ns: u32,
+        /// Key.
+        key: Vec<u8>,
+    },
+    /// See [`WriteOp::Clear`].
+    Clear {
+        /// Namespace id.
+        ns: u32,
+    },
+}
+
+impl OwnedOp {
+    /// Borrows it as a [`WriteOp`].
+    pub fn as_write_op(&self) -> WriteOp<'_> {
+        match self {
+            OwnedOp::Put {
+                ns,
+                key,
+                value,
+                expires_at,
+            } => WriteOp::Put {
+                ns: *ns,
+                key,
+                value,
+                expires_at: *expires_at,
+            },
+            OwnedOp::Delete { ns, key } => WriteOp::Delete { ns: *ns, key },
+            OwnedOp::Clear { ns } => WriteOp::Clear { ns: *ns },
+        }
+    }
+}
+
+/// Reads inside [`Engine::update`], seeing every committed write.
+#[derive(Debug)]
+pub struct LockedView<'e> {
+    cur: &'e Generation,
+}
+
+impl LockedView<'_> {
+    /// Value and expiry of `key`, expired or not.
+    pub fn get(&self, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        Engine::get_in(self.cur, ns, key)
+    }
+
+    /// Expiry of `key` without reading its value.
+    pub fn expires_at(&self, ns: u32, key: &[u8]) -> Result<Option<u64>> {
+        Engine::expires_in(self.cur, ns, key)
+    }
+}
