@@ -212,7 +212,7 @@ mod tests {
             x ^= x << 17;
             let key = x % 500;
             let tag = (key % 37) as u32; // many keys share a tag
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 let got = t.remove(tag, eq_key(key)).unwrap();
                 assert_eq!(got, model.remove(&key), "step {step}");
             } else {

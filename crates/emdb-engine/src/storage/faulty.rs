@@ -222,6 +222,11 @@ impl FaultyStorage {
         }
     }
 
+    /// Whether a file exists (live view).
+    pub fn exists_path(&self, path: &Path) -> bool {
+        self.world.live.lock().contains_key(path)
+    }
+
     /// The live bytes of a file, for assertions.
     pub fn live_bytes(&self, path: &Path) -> Option<Vec<u8>> {
         self.world

@@ -1,0 +1,333 @@
+//! Point operations, batches, namespaces, iteration, ranges, limits and stats, on both read
+//! paths, with a reopen in between.
+
+use std::ops::Bound;
+
+use emdb_engine::format::limits::{MAX_KEY_LEN, MAX_NAMESPACE_LEN};
+use emdb_engine::{EngineError, ValueBytes, WriteOp};
+
+use crate::common::*;
+
+fn crud_survives_reopen(mmap: bool) {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(mmap));
+        assert!(e.open_report().created);
+        e.put(0, b"a", b"1", 0).unwrap();
+        e.put(0, b"b", b"2", 77).unwrap();
+        e.put(0, b"a", b"3", 0).unwrap();
+        e.put(0, b"", b"", 0).unwrap();
+        assert_eq!(e.get(0, b"a").unwrap(), Some((b"3".to_vec(), 0)));
+        assert_eq!(e.get(0, b"b").unwrap(), Some((b"2".to_vec(), 77)));
+        assert_eq!(e.expires_at(0, b"b").unwrap(), Some(77));
+        assert_eq!(e.remove(0, b"b").unwrap(), Some((b"2".to_vec(), 77)));
+        assert_eq!(e.remove(0, b"b").unwrap(), None);
+        assert_eq!(e.len(0).unwrap(), 2);
+        e.flush().unwrap();
+    }
+    let e = open(&path, os_config(mmap));
+    assert!(!e.open_report().created);
+    assert_eq!(
+        dump(&e, 0),
+        vec![(vec![], vec![]), (b"a".to_vec(), b"3".to_vec())]
+    );
+    assert_eq!(e.get(0, b"b").unwrap(), None);
+}
+
+#[test]
+fn crud_survives_reopen_mmap() {
+    crud_survives_reopen(true);
+}
+
+#[test]
+fn crud_survives_reopen_pread() {
+    crud_survives_reopen(false);
+}
+
+#[test]
+fn many_keys_grow_the_file_and_the_index() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    for i in 0..20_000 {
+        e.put(0, &key(i), &value(i, 0), 0).unwrap();
+    }
+    for i in (0..20_000).step_by(3) {
+        e.put(0, &key(i), &value(i, 1), 0).unwrap();
+    }
+    for i in (0..20_000).step_by(7) {
+        e.remove(0, &key(i)).unwrap();
+    }
+    let check = |e: &std::sync::Arc<emdb_engine::Engine>| {
+        for i in 0..20_000 {
+            let want = if i % 7 == 0 {
+                None
+            } else {
+                Some(value(i, u64::from(i % 3 == 0)))
+            };
+            assert_eq!(e.get(0, &key(i)).unwrap().map(|(v, _)| v), want, "key {i}");
+        }
+    };
+    check(&e);
+    let stats = e.stats();
+    assert_eq!(stats.live_records, 20_000 - 20_000u64.div_ceil(7));
+    assert!(stats.file_size >= stats.logical_size);
+    assert_eq!(stats.preallocated, stats.file_size - stats.logical_size);
+    drop(e);
+    let e = open(&path, os_config(false));
+    assert!(
+        e.open_report().used_snapshot,
+        "a clean close writes a snapshot"
+    );
+    check(&e);
+}
+
+#[test]
+fn batches_apply_all_operations() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    e.put(0, b"gone", b"x", 0).unwrap();
+    e.commit(&[
+        WriteOp::Put {
+            ns: 0,
+            key: b"k1",
+            value: b"v1",
+            expires_at: 5,
+        },
+        WriteOp::Delete {
+            ns: 0,
+            key: b"gone",
+        },
+        WriteOp::Put {
+            ns: 0,
+            key: b"k2",
+            value: b"v2",
+            expires_at: 0,
+        },
+        WriteOp::Put {
+            ns: 0,
+            key: b"k1",
+            value: b"v1b",
+            expires_at: 0,
+        },
+    ])
+    .unwrap();
+    e.commit(&[]).unwrap();
+    assert_eq!(
+        dump(&e, 0),
+        vec![
+            (b"k1".to_vec(), b"v1b".to_vec()),
+            (b"k2".to_vec(), b"v2".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn namespaces_are_isolated_persisted_and_dropped_for_good() {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true));
+        let a = e.create_namespace("alpha").unwrap();
+        let b = e.create_namespace("beta").unwrap();
+        assert_eq!(e.create_namespace("alpha").unwrap(), a);
+        e.put(a, b"k", b"in-a", 0).unwrap();
+        e.put(b, b"k", b"in-b", 0).unwrap();
+        e.put(0, b"k", b"in-default", 0).unwrap();
+        assert!(e.drop_namespace("alpha").unwrap());
+        assert!(!e.drop_namespace("alpha").unwrap());
+        assert!(matches!(
+            e.put(a, b"x", b"y", 0),
+            Err(EngineError::NamespaceMissing(_))
+        ));
+        let a2 = e.create_namespace("alpha").unwrap();
+        assert_ne!(a, a2, "ids are never reused");
+        assert_eq!(e.get(a2, b"k").unwrap(), None);
+        e.clear(b).unwrap();
+        e.put(b, b"after", b"clear", 0).unwrap();
+    }
+    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    let names: Vec<String> = e.namespaces().into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["", "beta", "alpha"]);
+    let a2 = e.namespace_id("alpha").unwrap();
+    let b = e.namespace_id("beta").unwrap();
+    assert_eq!(e.len(a2).unwrap(), 0);
+    assert_eq!(dump(&e, b), vec![(b"after".to_vec(), b"clear".to_vec())]);
+    assert_eq!(e.get(0, b"k").unwrap().unwrap().0, b"in-default");
+    assert_eq!(e.stats().namespace_count, 2);
+    assert!(matches!(
+        e.drop_namespace(""),
+        Err(EngineError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        e.create_namespace(""),
+        Err(EngineError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn limits_are_typed_errors_and_nothing_is_written() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    let before = e.logical_size();
+    let big_key = vec![0u8; MAX_KEY_LEN + 1];
+    assert!(matches!(
+        e.put(0, &big_key, b"v", 0),
+        Err(EngineError::Limit(_))
+    ));
+    let long_name = "n".repeat(MAX_NAMESPACE_LEN + 1);
+    assert!(matches!(
+        e.create_namespace(&long_name),
+        Err(EngineError::Limit(_))
+    ));
+    assert!(matches!(
+        e.commit(&[
+            WriteOp::Put {
+                ns: 0,
+                key: b"ok",
+                value: b"v",
+                expires_at: 0
+            },
+            WriteOp::Put {
+                ns: 0,
+                key: &big_key,
+                value: b"v",
+                expires_at: 0
+            },
+        ]),
+        Err(EngineError::Limit(_))
+    ));
+    assert!(matches!(
+        e.put(99, b"k", b"v", 0),
+        Err(EngineError::NamespaceMissing(99))
+    ));
+    assert_eq!(e.logical_size(), before);
+    assert_eq!(e.get(0, b"ok").unwrap(), None);
+}
+
+#[test]
+fn iterators_fix_their_key_set_and_read_current_values() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    for i in 0..100 {
+        e.put(0, &key(i), b"old", 0).unwrap();
+    }
+    let mut it = e.iter(0).unwrap();
+    e.put(0, b"late", b"x", 0).unwrap();
+    for i in 0..50 {
+        e.remove(0, &key(i)).unwrap();
+    }
+    for i in 50..100 {
+        e.put(0, &key(i), b"new", 0).unwrap();
+    }
+    let mut seen = vec![];
+    for r in it.by_ref() {
+        let (k, v, _) = r.unwrap();
+        assert_eq!(v, b"new");
+        seen.push(k);
+    }
+    seen.sort();
+    assert_eq!(seen, (50..100).map(key).collect::<Vec<_>>());
+}
+
+#[test]
+fn range_keys_are_ordered_and_need_the_ordered_index() {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true));
+        assert!(matches!(
+            e.range_keys(0, Bound::Unbounded, Bound::Unbounded, usize::MAX),
+            Err(EngineError::RangeIndexDisabled)
+        ));
+        for i in (0..50).rev() {
+            e.put(0, &key(i), b"v", 0).unwrap();
+        }
+    }
+    // Rebuilt from a snapshot.
+    let e = open(&path, os_config(true).with_range_index(true));
+    assert!(e.open_report().used_snapshot);
+    let k10 = key(10);
+    let k20 = key(20);
+    let got = e
+        .range_keys(
+            0,
+            Bound::Included(&k10[..]),
+            Bound::Excluded(&k20[..]),
+            usize::MAX,
+        )
+        .unwrap();
+    assert_eq!(got, (10..20).map(key).collect::<Vec<_>>());
+    e.remove(0, &key(15)).unwrap();
+    let got = e
+        .range_keys(0, Bound::Excluded(&k10[..]), Bound::Unbounded, 3)
+        .unwrap();
+    assert_eq!(got, vec![key(11), key(12), key(13)]);
+    let got = e
+        .range_keys(0, Bound::Included(&k20[..]), Bound::Excluded(&k10[..]), 9)
+        .unwrap();
+    assert!(got.is_empty());
+    let all = e
+        .range_keys(0, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+        .unwrap();
+    assert_eq!(all.len(), 49);
+    let mut it = emdb_engine::KeyListIter::new(e.clone(), 0, all);
+    assert_eq!(it.next().unwrap().unwrap().0, key(0));
+}
+
+#[test]
+fn zero_copy_reads_borrow_the_map() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    e.put(0, b"k", b"value bytes", 9).unwrap();
+    let (v, exp) = e.get_ref(0, b"k").unwrap().unwrap();
+    assert!(matches!(v, ValueBytes::Mapped { .. }));
+    assert_eq!((v.as_slice(), exp), (&b"value bytes"[..], 9));
+    // The borrowed value outlives later growth of the file.
+    for i in 0..5_000 {
+        e.put(0, &key(i), &[7u8; 200], 0).unwrap();
+    }
+    assert_eq!(v.as_slice(), b"value bytes");
+    let p = open(&temp_db().1, os_config(false));
+    p.put(0, b"k", b"v", 0).unwrap();
+    assert!(matches!(
+        p.get_ref(0, b"k").unwrap().unwrap().0,
+        ValueBytes::Owned(_)
+    ));
+}
+
+#[test]
+fn expired_keys_are_listed_without_values() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    e.put(0, b"old", b"v", 100).unwrap();
+    e.put(0, b"new", b"v", 300).unwrap();
+    e.put(0, b"never", b"v", 0).unwrap();
+    assert_eq!(e.expired_keys(0, 200).unwrap(), vec![b"old".to_vec()]);
+    assert!(matches!(
+        e.expired_keys(42, 0),
+        Err(EngineError::NamespaceMissing(42))
+    ));
+}
+
+#[test]
+fn update_reads_and_writes_atomically() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    e.put(0, b"n", b"1", 50).unwrap();
+    let old = e
+        .update(|view| {
+            let (v, exp) = view.get(0, b"n")?.unwrap();
+            assert_eq!(view.expires_at(0, b"n")?, Some(exp));
+            let next = (v[0] + 1..=v[0] + 1).collect::<Vec<u8>>();
+            Ok((
+                vec![emdb_engine::OwnedOp::Put {
+                    ns: 0,
+                    key: b"n".to_vec(),
+                    value: next,
+                    expires_at: 0,
+                }],
+                exp,
+            ))
+        })
+        .unwrap();
+    assert_eq!(old, 50);
+    assert_eq!(e.get(0, b"n").unwrap(), Some((vec![b'2'], 0)));
+}

@@ -1,0 +1,223 @@
+//! Open-time recovery: torn tails, mid-log corruption with its true offset, repair, foreign and
+//! newer files, and the index snapshot.
+
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use emdb_engine::format::DecodeError;
+use emdb_engine::format::frame::set_lag;
+use emdb_engine::format::scan::{Scanner, StopReason};
+use emdb_engine::{Corruption, Engine, EngineError, snapshot_path};
+
+use crate::common::*;
+
+/// Offsets of every frame in the file.
+fn frame_offsets(path: &Path) -> Vec<(u64, usize)> {
+    let image = std::fs::read(path).unwrap();
+    Scanner::new(&image, 4096)
+        .map(|f| (f.offset, f.frame.len()))
+        .collect()
+}
+
+fn poke(path: &Path, offset: u64, bytes: &[u8]) {
+    let f = OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// Writes `n` records, each flushed, then closes without a snapshot.
+fn durable_log(path: &Path, n: u64) {
+    let e = open(path, os_config(true).with_snapshot_on_close(false));
+    for i in 0..n {
+        e.put(0, &key(i), &value(i, 0), 0).unwrap();
+        e.flush().unwrap();
+    }
+}
+
+#[test]
+fn torn_tail_is_truncated_and_the_rest_kept() {
+    let (_d, path) = temp_db();
+    durable_log(&path, 20);
+    let offs = frame_offsets(&path);
+    let (last, len) = *offs.last().unwrap();
+    // A half-written frame after the last one: its header promises more than is there.
+    let tail = last + len as u64;
+    let mut torn = 4096u32.to_le_bytes().to_vec();
+    torn.extend_from_slice(&[0xAB; 30]);
+    poke(&path, tail, &torn);
+    let e = open(&path, os_config(true));
+    assert!(e.open_report().truncated_torn_tail);
+    assert_eq!(e.logical_size(), tail);
+    assert_eq!(e.len(0).unwrap(), 20);
+    e.put(0, b"after", b"torn", 0).unwrap();
+    e.flush().unwrap();
+    drop(e);
+    let e = open(&path, os_config(false));
+    assert!(!e.open_report().truncated_torn_tail);
+    assert_eq!(e.len(0).unwrap(), 21);
+}
+
+#[test]
+fn mid_log_corruption_reports_its_true_offset_and_repair_salvages_around_it() {
+    let (d, path) = temp_db();
+    durable_log(&path, 30);
+    let offs = frame_offsets(&path);
+    let (bad, _) = offs[10];
+    poke(&path, bad + 40, b"\xff\xfe");
+    match Engine::open(&path, os_config(true)) {
+        Err(EngineError::Corrupted {
+            offset,
+            reason: Corruption::Frame(DecodeError::ChecksumMismatch { .. }),
+        }) => {
+            assert_eq!(offset, bad);
+        }
+        other => panic!("expected corruption at {bad}, got {other:?}"),
+    }
+    let out = d.path().join("repaired.emdb");
+    let report = Engine::repair(&path, &out, os_config(true)).unwrap();
+    assert_eq!(report.frames_salvaged, 29);
+    assert_eq!(report.lost_ranges, vec![(bad, offs[11].0)]);
+    let e = open(&out, os_config(true));
+    assert_eq!(e.len(0).unwrap(), 29);
+    assert_eq!(e.get(0, &key(10)).unwrap(), None);
+    assert_eq!(e.get(0, &key(29)).unwrap().unwrap().0, value(29, 0));
+    assert!(matches!(
+        Engine::repair(&path, &out, os_config(true)),
+        Err(EngineError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn zeroed_durable_region_is_corruption_not_a_tail() {
+    let (_d, path) = temp_db();
+    durable_log(&path, 10);
+    let offs = frame_offsets(&path);
+    poke(&path, offs[3].0, &vec![0u8; offs[3].1]);
+    match Engine::open(&path, os_config(true)) {
+        Err(EngineError::Corrupted {
+            offset,
+            reason: Corruption::Zeroed,
+        }) => {
+            assert_eq!(offset, offs[3].0);
+        }
+        other => panic!("expected zeroed corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn frame_from_a_newer_writer_is_a_clear_error() {
+    let (_d, path) = temp_db();
+    durable_log(&path, 3);
+    let offs = frame_offsets(&path);
+    let (at, len) = offs[1];
+    let mut frame = vec![0u8; len];
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_exact_at(&mut frame, at)
+        .unwrap();
+    frame[8] = 0x70;
+    set_lag(&mut frame, 0);
+    poke(&path, at, &frame);
+    match Engine::open(&path, os_config(true)) {
+        Err(EngineError::UnsupportedFrame {
+            offset,
+            source: DecodeError::UnsupportedFrame { kind: 0x70, .. },
+        }) => {
+            assert_eq!(offset, at);
+        }
+        other => panic!("expected an unsupported frame, got {other:?}"),
+    }
+}
+
+#[test]
+fn foreign_short_and_directory_paths_are_refused() {
+    let (d, path) = temp_db();
+    std::fs::write(&path, "this is a text file, not a database\n".repeat(200)).unwrap();
+    assert!(matches!(
+        Engine::open(&path, os_config(true)),
+        Err(EngineError::Header(DecodeError::BadMagic))
+    ));
+    std::fs::write(&path, b"\x89EMDB").unwrap();
+    assert!(matches!(
+        Engine::open(&path, os_config(true)),
+        Err(EngineError::Header(DecodeError::Incomplete { .. }))
+    ));
+    assert!(matches!(
+        Engine::open(d.path(), os_config(true)),
+        Err(EngineError::Io { .. })
+    ));
+    match Engine::open(d.path().join("missing/dir/db"), os_config(true)) {
+        Err(EngineError::Io { source, .. }) => assert_eq!(source.kind(), ErrorKind::NotFound),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    // An existing empty file becomes a fresh database.
+    let empty = d.path().join("empty.emdb");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(open(&empty, os_config(true)).open_report().created);
+}
+
+#[test]
+fn snapshot_makes_reopen_replay_only_the_tail() {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true).with_snapshot_on_close(false));
+        let ns = e.create_namespace("n").unwrap();
+        for i in 0..1000 {
+            e.put(ns, &key(i), &value(i, 0), 0).unwrap();
+        }
+        e.checkpoint().unwrap();
+        for i in 0..10 {
+            e.put(ns, &key(i), &value(i, 1), 0).unwrap();
+        }
+        e.flush().unwrap();
+    }
+    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    let r = e.open_report();
+    assert!(r.used_snapshot);
+    assert_eq!(r.frames_replayed, 10);
+    let ns = e.namespace_id("n").unwrap();
+    assert_eq!(e.len(ns).unwrap(), 1000);
+    assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
+    drop(e);
+    // A damaged snapshot is ignored: full scan, same answers.
+    let snap = snapshot_path(&path);
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&snap, bytes).unwrap();
+    let e = open(&path, os_config(true));
+    assert!(!e.open_report().used_snapshot);
+    assert_eq!(e.len(ns).unwrap(), 1000);
+    assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
+}
+
+#[test]
+fn snapshot_of_another_file_is_ignored() {
+    let (d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true));
+        e.put(0, b"a", b"1", 0).unwrap();
+    }
+    let other = d.path().join("other.emdb");
+    {
+        let e = open(&other, os_config(true));
+        e.put(0, b"b", b"2", 0).unwrap();
+    }
+    std::fs::copy(snapshot_path(&other), snapshot_path(&path)).unwrap();
+    let e = open(&path, os_config(true));
+    assert!(!e.open_report().used_snapshot);
+    assert_eq!(dump(&e, 0), vec![(b"a".to_vec(), b"1".to_vec())]);
+}
+
+#[test]
+fn scanner_alone_reads_an_engine_file() {
+    let (_d, path) = temp_db();
+    durable_log(&path, 5);
+    let image = std::fs::read(&path).unwrap();
+    let header = emdb_engine::format::FileHeader::decode_region(&image).unwrap();
+    assert!(!header.is_encrypted());
+    let summary = emdb_engine::format::scan::scan(&image);
+    assert_eq!(summary.frames, 5);
+    assert_eq!(summary.stop.reason, StopReason::EndOfLog);
+}
