@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
     f.write_at(&file, 0).unwrap();
     f.sync_all().unwrap();
     storage.sync_dir(Path::new("/fuzz")).unwrap();
-    let config = || EngineConfig::default().with_storage(Arc::new(storage.clone())).with_range_index(mode & 2 == 2);
+    let config = || {
+        EngineConfig::default()
+            .with_storage(Arc::new(storage.clone()))
+            .with_range_index(mode & 2 == 2)
+            .with_prealloc_min(4096)
+    };
     let Ok(e) = Engine::open(path, config()) else { return };
     let before = e.len(0).unwrap();
     for item in e.iter(0).unwrap() {
