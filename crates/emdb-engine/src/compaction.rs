@@ -44,13 +44,17 @@ impl Engine {
         tmp: &Path,
         expire_before: Option<u64>,
     ) -> Result<(Rewrite, u64, std::sync::Arc<crate::engine::Generation>)> {
-        let (t0, src, live) = {
+        let (t0, src, mut live) = {
             let w = self.writer.lock();
             self.commit.check()?;
             let src = self.generation.load_full();
             let live = self.live_set(&src);
             (w.tail, src, live)
         };
+        // Copy in file order: sequential reads of the old log.
+        for (_, _, offsets) in &mut live {
+            offsets.sort_unstable();
+        }
         let mut rw = Rewrite::create(self, tmp, expire_before)?;
         rw.copy_live(&src, &live)?;
         let mut done = t0;

@@ -279,27 +279,29 @@ impl Engine {
 
     /// [`Engine::checkpoint`] for callers already holding the maintenance mutex.
     pub(crate) fn checkpoint_locked(&self) -> Result<()> {
-        let (bytes, cur) = {
+        let captured = {
             let w = self.writer.lock();
             self.commit.check()?;
-            let cur = self.generation.load_full();
+            let cur = self.generation.load();
             let point = SnapshotPoint {
                 log_end: w.tail,
                 last_frame_offset: w.last_frame.0,
                 last_frame_crc: w.last_frame.1,
             };
             let names = self.names.read();
-            let seed = cur.index.seed();
-            (
-                snapshot::encode(&cur.header.file_id, seed, point, &names, &cur.index),
-                cur,
+            snapshot::capture(
+                &cur.header.file_id,
+                cur.index.seed(),
+                point,
+                &names,
+                &cur.index,
             )
         };
-        // The frames the snapshot covers were synced above (flush under the same writer state).
+        // IMPORTANT: the frames the snapshot covers must be durable before the snapshot is.
         self.flush()?;
-        snapshot::write(self.config.storage.as_ref(), &self.path, &bytes)?;
-        drop(cur);
-        Ok(())
+        let bytes = snapshot::encode(&captured);
+        drop(captured);
+        snapshot::write(self.config.storage.as_ref(), &self.path, &bytes)
     }
 
     /// Flushes and writes a snapshot (if configured), reporting errors that `Drop` would hide.

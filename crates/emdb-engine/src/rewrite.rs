@@ -28,7 +28,7 @@ use crate::write::encode_frame;
 /// Target size of the batch frames a rewrite writes.
 const COPY_FRAME_BYTES: usize = 1 << 20;
 
-/// Records live at a cut-off: `(namespace id, name, entry offsets in file order)`.
+/// Records live at a cut-off: `(namespace id, name, entry offsets)`.
 pub(crate) type LiveSet = Vec<(u32, String, Vec<u64>)>;
 
 pub(crate) struct Rewrite {
@@ -220,15 +220,18 @@ impl Rewrite {
 }
 
 impl Engine {
-    /// The live set and tail at this instant (taken under the writer mutex by the caller).
+    /// The live set at this instant (taken under the writer mutex by the caller); offsets are
+    /// unsorted, so the caller can sort them after releasing the mutex.
     pub(crate) fn live_set(&self, cur: &Generation) -> LiveSet {
         let names = self.names.read().list();
         names
             .into_iter()
             .map(|(id, name)| {
-                let mut offs = cur.index.with_ns(id, |n| n.offsets()).unwrap_or_default();
-                offs.sort_unstable();
-                (id, name, offs)
+                (
+                    id,
+                    name,
+                    cur.index.with_ns(id, |n| n.offsets()).unwrap_or_default(),
+                )
             })
             .collect()
     }

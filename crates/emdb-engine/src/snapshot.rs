@@ -61,33 +61,65 @@ pub(crate) struct Snapshot {
     pub(crate) tables: Vec<(u32, Vec<Table>)>,
 }
 
-pub(crate) fn encode(
+/// The state a snapshot records, copied under the writer mutex (cheap: a copy of the slot
+/// arrays) so that encoding and writing happen without it.
+pub(crate) struct Capture {
+    file_id: [u8; 16],
+    seed: u64,
+    point: SnapshotPoint,
+    next_id: u32,
+    namespaces: Vec<(u32, String, Vec<Table>)>,
+}
+
+pub(crate) fn capture(
     file_id: &[u8; 16],
     seed: u64,
     point: SnapshotPoint,
     names: &NamespaceTable,
     index: &Index,
-) -> Vec<u8> {
-    let list = names.list();
-    let mut out = Vec::new();
+) -> Capture {
+    let namespaces = names
+        .list()
+        .into_iter()
+        .map(|(id, name)| {
+            let tables = index.ns(id).map(|n| n.tables()).unwrap_or_default();
+            (id, name, tables)
+        })
+        .collect();
+    Capture {
+        file_id: *file_id,
+        seed,
+        point,
+        next_id: names.next_id(),
+        namespaces,
+    }
+}
+
+pub(crate) fn encode(c: &Capture) -> Vec<u8> {
+    let slots: usize = c
+        .namespaces
+        .iter()
+        .flat_map(|(_, _, t)| t)
+        .map(|t| t.raw_slots().len())
+        .sum();
+    let mut out = Vec::with_capacity(128 + slots * 8);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&[0; 2]);
     out.extend_from_slice(&(SHARDS as u32).to_le_bytes());
-    out.extend_from_slice(file_id);
-    out.extend_from_slice(&point.log_end.to_le_bytes());
-    out.extend_from_slice(&point.last_frame_offset.to_le_bytes());
-    out.extend_from_slice(&point.last_frame_crc.to_le_bytes());
+    out.extend_from_slice(&c.file_id);
+    out.extend_from_slice(&c.point.log_end.to_le_bytes());
+    out.extend_from_slice(&c.point.last_frame_offset.to_le_bytes());
+    out.extend_from_slice(&c.point.last_frame_crc.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&seed.to_le_bytes());
-    out.extend_from_slice(&names.next_id().to_le_bytes());
-    out.extend_from_slice(&(list.len() as u32).to_le_bytes());
-    for (id, name) in &list {
+    out.extend_from_slice(&c.seed.to_le_bytes());
+    out.extend_from_slice(&c.next_id.to_le_bytes());
+    out.extend_from_slice(&(c.namespaces.len() as u32).to_le_bytes());
+    for (id, name, tables) in &c.namespaces {
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.resize(out.len().next_multiple_of(8), 0);
-        let tables = index.ns(*id).map(|n| n.tables()).unwrap_or_default();
         for t in tables {
             out.extend_from_slice(&(t.raw_slots().len() as u64).to_le_bytes());
             for s in t.raw_slots() {

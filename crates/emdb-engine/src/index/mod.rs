@@ -253,3 +253,39 @@ impl Index {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys that differ in a few trailing digits (a known weakness of FxHash-style hashes) must
+    /// spread evenly over shards and tags.
+    #[test]
+    fn similar_keys_spread_evenly() {
+        let index = Index::new(0x1234_5678_9abc_def0, false);
+        let n = 64_000;
+        let mut shards = [0usize; SHARDS];
+        let mut tags = std::collections::HashSet::new();
+        for i in 0..n {
+            let h = index.hash(format!("stress-key-{i:08}").as_bytes());
+            shards[h.shard] += 1;
+            tags.insert(h.tag);
+        }
+        let mean = n / SHARDS;
+        for (s, count) in shards.iter().enumerate() {
+            assert!(
+                count.abs_diff(mean) < mean / 10,
+                "shard {s} holds {count}, mean {mean}"
+            );
+        }
+        // 64,000 draws from 2^24 tags: about 120 expected repeats; a weak hash gives thousands.
+        assert!(n - tags.len() < 400, "{} repeated tags", n - tags.len());
+    }
+
+    #[test]
+    fn different_seeds_give_different_hashes() {
+        let a = Index::new(1, false).hash(b"key");
+        let b = Index::new(2, false).hash(b"key");
+        assert!(a.shard != b.shard || a.tag != b.tag);
+    }
+}
