@@ -14,6 +14,17 @@ fn corrupt(offset: u64, reason: Corruption) -> EngineError {
     EngineError::Corrupted { offset, reason }
 }
 
+/// Whether the entry at `offset` has `key`; if so, records its expiry.
+fn matching(reader: &LogReader, offset: u64, key: &[u8], expiry: &mut u64) -> Result<bool> {
+    reader.with_entry(offset, |x| {
+        let hit = x.key == key;
+        if hit {
+            *expiry = x.expires_at;
+        }
+        hit
+    })
+}
+
 /// Applies entry `e`, stored at `offset`, to `index` and `names`.
 ///
 /// `reader` must already see the bytes at `offset` (key comparisons read the log).
@@ -30,14 +41,28 @@ pub(crate) fn apply_entry(
             let h = index.hash(e.key);
             index
                 .with_ns(e.ns, |ns| {
-                    ns.upsert(h, e.key, offset, |o| reader.key_eq(o, e.key))
+                    let mut old_expiry = 0;
+                    let old = ns.upsert(h, e.key, offset, |o| {
+                        matching(reader, o, e.key, &mut old_expiry)
+                    })?;
+                    ns.note_put(old.map(|_| old_expiry), e.expires_at);
+                    Ok::<_, EngineError>(())
                 })
                 .ok_or_else(missing)??;
         }
         Op::Delete => {
             let h = index.hash(e.key);
             index
-                .with_ns(e.ns, |ns| ns.remove(h, e.key, |o| reader.key_eq(o, e.key)))
+                .with_ns(e.ns, |ns| {
+                    let mut old_expiry = 0;
+                    if ns
+                        .remove(h, e.key, |o| matching(reader, o, e.key, &mut old_expiry))?
+                        .is_some()
+                    {
+                        ns.note_remove(old_expiry);
+                    }
+                    Ok::<_, EngineError>(())
+                })
                 .ok_or_else(missing)??;
         }
         Op::Clear => index.with_ns(e.ns, |ns| ns.clear()).ok_or_else(missing)?,

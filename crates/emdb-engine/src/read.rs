@@ -61,6 +61,34 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))
     }
 
+    /// Live records of namespace `ns` whose expiry is unset or after `now_ms`.
+    ///
+    /// O(1) when no live record of the namespace has an expiry; otherwise reads every record's
+    /// header (never its value).
+    pub fn live_len(&self, ns: u32, now_ms: u64) -> Result<u64> {
+        let cur = self.generation.load();
+        let (len, expiring, offsets) = cur
+            .index
+            .with_ns(ns, |n| {
+                let expiring = n.expiring();
+                (n.len(), expiring, (expiring > 0).then(|| n.offsets()))
+            })
+            .ok_or(EngineError::NamespaceMissing(ns))?;
+        let Some(offsets) = offsets else {
+            return Ok(len);
+        };
+        let mut expired = 0u64;
+        for off in offsets {
+            cur.reader.with_entry(off, |e| {
+                if e.expires_at != 0 && e.expires_at <= now_ms {
+                    expired += 1;
+                }
+            })?;
+        }
+        debug_assert!(expiring >= expired);
+        Ok(len - expired)
+    }
+
     /// Whether the ordered index is on.
     pub fn has_range_index(&self) -> bool {
         self.generation.load().index.ordered()

@@ -17,7 +17,7 @@
 //! | 56 | 8 | hash seed |
 //! | 64 | 4 | next namespace id |
 //! | 68 | 4 | namespace count `n` |
-//! | 72 | .. | `n` namespaces: id u32, name length u32, name padded to 8, then per shard a slot count u64 and the slots (u64 each) |
+//! | 72 | .. | `n` namespaces: id u32, name length u32, name padded to 8, count of live records with an expiry u64, then per shard a slot count u64 and the slots (u64 each) |
 //! | end-8 | 4 | CRC-32 of everything before |
 //! | end-4 | 4 | reserved |
 //!
@@ -58,7 +58,7 @@ pub(crate) struct SnapshotPoint {
 pub(crate) struct Snapshot {
     pub(crate) point: SnapshotPoint,
     pub(crate) names: NamespaceTable,
-    pub(crate) tables: Vec<(u32, Vec<Table>)>,
+    pub(crate) tables: Vec<(u32, u64, Vec<Table>)>,
 }
 
 /// The state a snapshot records, copied under the writer mutex (cheap: a copy of the slot
@@ -68,7 +68,7 @@ pub(crate) struct Capture {
     seed: u64,
     point: SnapshotPoint,
     next_id: u32,
-    namespaces: Vec<(u32, String, Vec<Table>)>,
+    namespaces: Vec<(u32, String, u64, Vec<Table>)>,
 }
 
 pub(crate) fn capture(
@@ -82,8 +82,10 @@ pub(crate) fn capture(
         .list()
         .into_iter()
         .map(|(id, name)| {
-            let tables = index.ns(id).map(|n| n.tables()).unwrap_or_default();
-            (id, name, tables)
+            let ns = index.ns(id);
+            let tables = ns.as_ref().map(|n| n.tables()).unwrap_or_default();
+            let expiring = ns.map_or(0, |n| n.expiring());
+            (id, name, expiring, tables)
         })
         .collect();
     Capture {
@@ -99,7 +101,7 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
     let slots: usize = c
         .namespaces
         .iter()
-        .flat_map(|(_, _, t)| t)
+        .flat_map(|(_, _, _, t)| t)
         .map(|t| t.raw_slots().len())
         .sum();
     let mut out = Vec::with_capacity(128 + slots * 8);
@@ -115,11 +117,12 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
     out.extend_from_slice(&c.seed.to_le_bytes());
     out.extend_from_slice(&c.next_id.to_le_bytes());
     out.extend_from_slice(&(c.namespaces.len() as u32).to_le_bytes());
-    for (id, name, tables) in &c.namespaces {
+    for (id, name, expiring, tables) in &c.namespaces {
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.resize(out.len().next_multiple_of(8), 0);
+        out.extend_from_slice(&expiring.to_le_bytes());
         for t in tables {
             out.extend_from_slice(&(t.raw_slots().len() as u64).to_le_bytes());
             for s in t.raw_slots() {
@@ -207,6 +210,7 @@ pub(crate) fn decode(
         let name_len = c.u32()? as usize;
         let name = c.take(name_len)?.to_vec();
         c.take(name_len.next_multiple_of(8) - name_len)?;
+        let expiring = c.u64()?;
         if id != 0 {
             names.create(id, &name).ok()?;
         }
@@ -220,7 +224,7 @@ pub(crate) fn decode(
                 .collect();
             shards.push(Table::from_raw(slots, LOG_START, point.log_end)?);
         }
-        tables.push((id, shards));
+        tables.push((id, expiring, shards));
     }
     if c.pos != c.buf.len() {
         return None;
@@ -259,11 +263,11 @@ pub(crate) fn into_index(
     ordered: bool,
 ) -> (Index, NamespaceTable, SnapshotPoint) {
     let index = Index::new(seed, ordered);
-    for (id, tables) in snap.tables {
+    for (id, expiring, tables) in snap.tables {
         if id == 0 {
             index.drop_ns(0);
         }
-        index.insert(id, NsIndex::from_tables(tables, ordered));
+        index.insert(id, NsIndex::from_tables(tables, expiring, ordered));
     }
     (index, snap.names, snap.point)
 }

@@ -35,6 +35,8 @@ pub(crate) struct KeyHash {
 pub(crate) struct NsIndex {
     shards: Box<[RwLock<Table>]>,
     live: AtomicU64,
+    /// Live records that carry an expiry (lets callers skip expiry scans when there are none).
+    expiring: AtomicU64,
     ordered: Option<RwLock<BTreeSet<Box<[u8]>>>>,
 }
 
@@ -43,15 +45,17 @@ impl NsIndex {
         NsIndex {
             shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
             live: AtomicU64::new(0),
+            expiring: AtomicU64::new(0),
             ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
         }
     }
 
-    pub(crate) fn from_tables(tables: Vec<Table>, ordered: bool) -> Self {
+    pub(crate) fn from_tables(tables: Vec<Table>, expiring: u64, ordered: bool) -> Self {
         let live = tables.iter().map(|t| t.len() as u64).sum();
         NsIndex {
             shards: tables.into_iter().map(RwLock::new).collect(),
             live: AtomicU64::new(live),
+            expiring: AtomicU64::new(expiring),
             ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
         }
     }
@@ -59,6 +63,28 @@ impl NsIndex {
     /// Live records.
     pub(crate) fn len(&self) -> u64 {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// Live records with an expiry.
+    pub(crate) fn expiring(&self) -> u64 {
+        self.expiring.load(Ordering::Relaxed)
+    }
+
+    /// Updates the expiring count after a put that replaced `old_expiry` (`None`: new key).
+    pub(crate) fn note_put(&self, old_expiry: Option<u64>, new_expiry: u64) {
+        if old_expiry.is_some_and(|e| e != 0) {
+            self.expiring.fetch_sub(1, Ordering::Relaxed);
+        }
+        if new_expiry != 0 {
+            self.expiring.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Updates the expiring count after removing a record with `old_expiry`.
+    pub(crate) fn note_remove(&self, old_expiry: u64) {
+        if old_expiry != 0 {
+            self.expiring.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn find<E>(
@@ -110,6 +136,7 @@ impl NsIndex {
             *s.write() = Table::default();
         }
         self.live.store(0, Ordering::Relaxed);
+        self.expiring.store(0, Ordering::Relaxed);
         if let Some(o) = &self.ordered {
             o.write().clear();
         }

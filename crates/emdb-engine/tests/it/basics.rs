@@ -331,3 +331,32 @@ fn update_reads_and_writes_atomically() {
     assert_eq!(old, 50);
     assert_eq!(e.get(0, b"n").unwrap(), Some((vec![b'2'], 0)));
 }
+
+#[test]
+fn live_len_excludes_expired_and_survives_every_reopen_path() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    e.put(0, b"a", b"v", 100).unwrap();
+    e.put(0, b"b", b"v", 300).unwrap();
+    e.put(0, b"c", b"v", 0).unwrap();
+    e.put(0, b"a", b"v", 0).unwrap(); // overwrite drops a's expiry
+    e.put(0, b"d", b"v", 150).unwrap();
+    e.remove(0, b"d").unwrap();
+    assert_eq!(e.live_len(0, 200).unwrap(), 3);
+    assert_eq!(e.live_len(0, 300).unwrap(), 2);
+    assert_eq!(e.len(0).unwrap(), 3);
+    drop(e);
+    for snapshot in [true, false] {
+        if !snapshot {
+            std::fs::remove_file(emdb_engine::snapshot_path(&path)).unwrap();
+        }
+        let e = open(&path, os_config(true).with_snapshot_on_close(snapshot));
+        assert_eq!(e.open_report().used_snapshot, snapshot);
+        assert_eq!(e.live_len(0, 300).unwrap(), 2);
+        assert_eq!(e.live_len(0, 299).unwrap(), 3);
+    }
+    let e = open(&path, os_config(true));
+    e.clear(0).unwrap();
+    e.put(0, b"x", b"v", 0).unwrap();
+    assert_eq!(e.live_len(0, u64::MAX).unwrap(), 1);
+}
