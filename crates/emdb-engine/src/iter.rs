@@ -17,6 +17,7 @@ pub struct EngineIter {
     cur: Arc<Generation>,
     ns: u32,
     offsets: std::vec::IntoIter<u64>,
+    values: bool,
 }
 
 impl Engine {
@@ -32,11 +33,19 @@ impl Engine {
             cur,
             ns,
             offsets: offsets.into_iter(),
+            values: true,
         })
     }
 }
 
 impl EngineIter {
+    /// Yields empty values, reading only keys and expiries (never a value).
+    #[must_use]
+    pub fn keys_only(mut self) -> Self {
+        self.values = false;
+        self
+    }
+
     /// Keys left to visit (an upper bound on what remains).
     pub fn remaining(&self) -> usize {
         self.offsets.len()
@@ -53,7 +62,14 @@ impl Iterator for EngineIter {
                 Ok(k) => k,
                 Err(e) => return Some(Err(e)),
             };
-            match self.engine.get(self.ns, &key) {
+            let current = if self.values {
+                self.engine.get(self.ns, &key)
+            } else {
+                self.engine
+                    .expires_at(self.ns, &key)
+                    .map(|e| e.map(|e| (Vec::new(), e)))
+            };
+            match current {
                 Ok(Some((value, exp))) => return Some(Ok((key, value, exp))),
                 Ok(None) => {}
                 // The namespace was dropped while iterating: nothing more is visible.

@@ -1,0 +1,111 @@
+//! The six iterator types. Each fixes its set of keys when created; a key removed or expired
+//! before `next()` reaches it is skipped, and each value is the key's value at that moment.
+//! Iterators keep the database open while they live, and stay correct across `compact()`.
+//!
+//! Their item types carry no error: a record that cannot be read when reached (an I/O error on
+//! the `pread` path, or damage found after open) is skipped.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use emdb_engine::{EngineIter, KeyListIter};
+
+use crate::db::Inner;
+use crate::error::Result;
+use crate::ttl::is_expired;
+
+enum Source {
+    All(EngineIter),
+    Keys(KeyListIter),
+}
+
+/// The shared machinery: an engine iterator plus TTL filtering.
+pub(crate) struct RecordIter {
+    // IMPORTANT: declared before `inner`, so the engine iterator is dropped first.
+    source: Source,
+    inner: Arc<Inner>,
+}
+
+impl RecordIter {
+    pub(crate) fn all(inner: &Arc<Inner>, ns: u32, values: bool) -> Result<Self> {
+        let mut it = inner.engine.iter(ns)?;
+        if !values {
+            it = it.keys_only();
+        }
+        Ok(RecordIter {
+            source: Source::All(it),
+            inner: inner.clone(),
+        })
+    }
+
+    pub(crate) fn range(
+        inner: &Arc<Inner>,
+        ns: u32,
+        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    ) -> Result<Self> {
+        let keys = inner.space(ns).range_keys(bounds)?;
+        let it = KeyListIter::new(inner.engine.clone(), ns, keys);
+        Ok(RecordIter {
+            source: Source::Keys(it),
+            inner: inner.clone(),
+        })
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = (Vec<u8>, Vec<u8>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let item = match &mut self.source {
+                Source::All(it) => it.next()?,
+                Source::Keys(it) => it.next()?,
+            };
+            if let Ok((k, v, exp)) = item
+                && !is_expired(exp, self.inner.clock.now())
+            {
+                return Some((k, v));
+            }
+        }
+    }
+}
+
+macro_rules! iterator_type {
+    ($(#[$doc:meta])* $name:ident, $item:ty, |$pair:ident| $map:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub(crate) RecordIter);
+
+        impl Iterator for $name {
+            type Item = $item;
+
+            fn next(&mut self) -> Option<$item> {
+                self.0.next().map(|$pair| $map)
+            }
+        }
+    };
+}
+
+iterator_type!(
+    /// Records of the default namespace; see [`crate::Emdb::iter`].
+    EmdbIter, (Vec<u8>, Vec<u8>), |kv| kv
+);
+iterator_type!(
+    /// Keys of the default namespace; see [`crate::Emdb::keys`].
+    EmdbKeyIter, Vec<u8>, |kv| kv.0
+);
+iterator_type!(
+    /// Records of the default namespace in key order; see [`crate::Emdb::range_iter`].
+    EmdbRangeIter, (Vec<u8>, Vec<u8>), |kv| kv
+);
+iterator_type!(
+    /// Records of a namespace; see [`crate::Namespace::iter`].
+    NamespaceIter, (Vec<u8>, Vec<u8>), |kv| kv
+);
+iterator_type!(
+    /// Keys of a namespace; see [`crate::Namespace::keys`].
+    NamespaceKeyIter, Vec<u8>, |kv| kv.0
+);
+iterator_type!(
+    /// Records of a namespace in key order; see [`crate::Namespace::range_iter`].
+    NamespaceRangeIter, (Vec<u8>, Vec<u8>), |kv| kv
+);
