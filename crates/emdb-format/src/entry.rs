@@ -10,12 +10,15 @@
 //! | 12 | 1 | operation ([`Op`]) |
 //! | 13 | 3 | reserved, zero |
 //! | 16 | 8 | expiry, unix ms (0 = never; only `Put` may set it) |
-//! | 24 | k | key (or namespace name) |
-//! | 24+k | v | value |
+//! | 24 | 4 | CRC-32 of bytes 0..24, the key and the value |
+//! | 28 | 4 | reserved, zero |
+//! | 32 | k | key (or namespace name) |
+//! | 32+k | v | value |
 //! | .. | 0-7 | zero padding to a multiple of 8 |
 //!
-//! Invariant: every entry starts 8-byte aligned inside its frame, so an index slot can store
-//! `offset / 8`.
+//! Invariants: every entry starts 8-byte aligned inside its frame, so an index slot can store
+//! `offset / 8`; every entry carries its own CRC, so a read of one record (which does not see
+//! its frame) still detects damage.
 
 use alloc::vec::Vec;
 
@@ -24,7 +27,7 @@ use crate::error::DecodeError;
 use crate::limits::{MAX_KEY_LEN, MAX_NAMESPACE_LEN, MAX_VALUE_LEN};
 
 /// Length of the fixed entry header.
-pub const ENTRY_HEADER_LEN: usize = 24;
+pub const ENTRY_HEADER_LEN: usize = 32;
 
 /// What an entry does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +72,8 @@ pub struct EntryHeader {
     pub value_len: u32,
     /// Expiry in unix ms, 0 for none.
     pub expires_at: u64,
+    /// CRC-32 of the first 24 header bytes, the key and the value.
+    pub crc: u32,
 }
 
 impl EntryHeader {
@@ -84,6 +89,10 @@ impl EntryHeader {
             return Err(DecodeError::NonZeroReserved);
         }
         let expires_at = u64_at(&head, 16)?;
+        let crc = u32_at(&head, 24)?;
+        if u32_at(&head, 28)? != 0 {
+            return Err(DecodeError::NonZeroReserved);
+        }
         let max_key = if op == Op::NsCreate {
             MAX_NAMESPACE_LEN
         } else {
@@ -105,6 +114,7 @@ impl EntryHeader {
             key_len,
             value_len,
             expires_at,
+            crc,
         })
     }
 
@@ -112,6 +122,17 @@ impl EntryHeader {
     pub fn encoded_len(&self) -> usize {
         padded_len(self.key_len as usize, self.value_len as usize)
     }
+}
+
+/// Header bytes the entry CRC covers (everything before the CRC field).
+const CRC_COVERED_HEADER: usize = 24;
+
+fn entry_crc(header: &[u8], key: &[u8], value: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(header);
+    h.update(key);
+    h.update(value);
+    h.finalize()
 }
 
 fn padded_len(key_len: usize, value_len: usize) -> usize {
@@ -206,6 +227,9 @@ impl<'a> EntryRef<'a> {
         out.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
         out.extend_from_slice(&[self.op as u8, 0, 0, 0]);
         out.extend_from_slice(&self.expires_at.to_le_bytes());
+        let crc = entry_crc(out.get(start..).unwrap_or_default(), self.key, self.value);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(self.key);
         out.extend_from_slice(self.value);
         let end = start.saturating_add(self.encoded_len());
@@ -224,6 +248,13 @@ impl<'a> EntryRef<'a> {
         let pad = slice(buf, raw_end, used.saturating_sub(raw_end))?;
         if pad.iter().any(|b| *b != 0) {
             return Err(DecodeError::NonZeroReserved);
+        }
+        let actual = entry_crc(slice(buf, 0, CRC_COVERED_HEADER)?, key, value);
+        if actual != h.crc {
+            return Err(DecodeError::ChecksumMismatch {
+                expected: h.crc,
+                actual,
+            });
         }
         Ok((
             EntryRef {

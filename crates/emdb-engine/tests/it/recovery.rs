@@ -221,3 +221,35 @@ fn scanner_alone_reads_an_engine_file() {
     assert_eq!(summary.frames, 5);
     assert_eq!(summary.stop.reason, StopReason::EndOfLog);
 }
+
+#[test]
+fn damage_behind_a_snapshot_is_reported_by_the_read_not_returned() {
+    let (_d, path) = temp_db();
+    durable_log(&path, 10);
+    {
+        // A clean close: the next open trusts the snapshot and skips the log.
+        let e = open(&path, os_config(true));
+        e.checkpoint().unwrap();
+    }
+    let offs = frame_offsets(&path);
+    let (at, len) = offs[4];
+    poke(&path, at + len as u64 - 12, b"\x00\x01"); // inside key-4's value
+    for mmap in [true, false] {
+        let e = open(&path, os_config(mmap));
+        assert!(e.open_report().used_snapshot);
+        match e.get(0, &key(4)) {
+            Err(EngineError::Corrupted {
+                offset,
+                reason: Corruption::Frame(DecodeError::ChecksumMismatch { .. }),
+            }) => {
+                assert_eq!(offset, at + 16, "the entry's offset");
+            }
+            other => panic!("expected a checksum error, got {other:?}"),
+        }
+        assert_eq!(e.get(0, &key(5)).unwrap().unwrap().0, value(5, 0));
+        assert!(matches!(
+            e.compact(None),
+            Err(EngineError::Corrupted { .. })
+        ));
+    }
+}

@@ -29,6 +29,17 @@ fn delete_with_a_value_is_rejected() {
 }
 
 #[test]
+fn every_flipped_bit_of_an_entry_is_detected() {
+    let mut out = vec![];
+    EntryRef::put(1, b"key", b"value", 5).encode_into(&mut out);
+    for i in 0..out.len() * 8 {
+        let mut bad = out.clone();
+        bad[i / 8] ^= 1 << (i % 8);
+        assert!(EntryRef::decode(&bad).is_err(), "bit {i} went unnoticed");
+    }
+}
+
+#[test]
 fn unknown_op_and_reserved_bytes_are_rejected() {
     let mut out = vec![];
     EntryRef::delete(0, b"k").encode_into(&mut out);
