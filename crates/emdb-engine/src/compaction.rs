@@ -4,8 +4,8 @@
 //! Compaction steps (also in `docs/design.md`):
 //! 1. Under the writer mutex, note the tail `t0` and the offsets of every live record.
 //! 2. Without any lock, copy those records into `<path>.compact.tmp` (readers use the old map).
-//! 3. Without any lock, replay frames written after `t0` until the gap is small; `fsync` the new
-//!    file.
+//! 3. Without any lock, replay frames written after `t0` while the gap shrinks (until it is
+//!    small, it stops shrinking, or after 8 passes); `fsync` the new file.
 //! 4. Under the writer mutex: replay the last frames, trim the preallocation, `fsync` the new
 //!    file, rename it over `<path>`, `fsync` the directory, and swap the new generation in.
 //! 5. Write an index snapshot for the new file (temp file, `fsync`, rename, directory `fsync`).
@@ -24,6 +24,8 @@ use crate::snapshot::snapshot_path;
 
 /// The unlocked catch-up stops once fewer bytes than this remain.
 const CATCH_UP_SLACK: u64 = 256 << 10;
+/// Most unlocked catch-up passes before finishing under the writer mutex.
+const MAX_UNLOCKED_PASSES: usize = 8;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,14 +59,20 @@ impl Engine {
         }
         let mut rw = Rewrite::create(self, tmp, expire_before)?;
         rw.copy_live(&src, &live)?;
+        // Catch up without the lock while that converges. A writer can append faster than a
+        // replay copies, so stop once the gap no longer shrinks (or after a few passes); the
+        // final catch-up under the writer mutex then always finishes.
         let mut done = t0;
-        loop {
+        let mut last_gap = u64::MAX;
+        for _ in 0..MAX_UNLOCKED_PASSES {
             let now = self.logical_size();
-            if now.saturating_sub(done) < CATCH_UP_SLACK {
+            let gap = now.saturating_sub(done);
+            if gap < CATCH_UP_SLACK || gap >= last_gap {
                 break;
             }
             rw.replay(&src.reader, done, now)?;
             done = now;
+            last_gap = gap;
         }
         rw.file
             .sync_data()

@@ -119,6 +119,16 @@ pub(crate) fn read_header(file: &dyn StorageFile) -> Result<FileHeader> {
         .len()
         .map_err(EngineError::io("reading the file length"))?;
     if len < HEADER_REGION_LEN as u64 {
+        // A short file that does not even start like ours is foreign, not truncated.
+        let n = usize::try_from(len)
+            .unwrap_or(0)
+            .min(emdb_format::MAGIC.len());
+        let mut start = vec![0u8; n];
+        file.read_at(&mut start, 0)
+            .map_err(EngineError::io("reading the header"))?;
+        if start[..] != emdb_format::MAGIC[..n] {
+            return Err(EngineError::Header(emdb_format::DecodeError::BadMagic));
+        }
         return Err(EngineError::Header(emdb_format::DecodeError::Incomplete {
             needed: HEADER_REGION_LEN as u64,
         }));
