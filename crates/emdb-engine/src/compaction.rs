@@ -20,7 +20,9 @@ use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::lockfile::sidecar;
 use crate::rewrite::Rewrite;
+use crate::sealer::Sealer;
 use crate::snapshot::snapshot_path;
+use std::sync::Arc;
 
 /// The unlocked catch-up stops once fewer bytes than this remain.
 const CATCH_UP_SLACK: u64 = 256 << 10;
@@ -45,7 +47,8 @@ impl Engine {
         &self,
         tmp: &Path,
         expire_before: Option<u64>,
-    ) -> Result<(Rewrite, u64, std::sync::Arc<crate::engine::Generation>)> {
+        sealer: Option<Arc<dyn Sealer>>,
+    ) -> Result<(Rewrite, u64, Arc<crate::engine::Generation>)> {
         let (t0, src, mut live) = {
             let w = self.writer.lock();
             self.commit.check()?;
@@ -57,7 +60,7 @@ impl Engine {
         for (_, _, offsets) in &mut live {
             offsets.sort_unstable();
         }
-        let mut rw = Rewrite::create(self, tmp, expire_before)?;
+        let mut rw = Rewrite::create(self, tmp, expire_before, sealer)?;
         rw.copy_live(&src, &live)?;
         // Catch up without the lock while that converges. A writer can append faster than a
         // replay copies, so stop once the gap no longer shrinks (or after a few passes); the
@@ -83,11 +86,27 @@ impl Engine {
     /// Rewrites the log with only live records (dropping those expired at `expire_before`),
     /// without blocking readers and blocking writers only for the final catch-up.
     pub fn compact(&self, expire_before: Option<u64>) -> Result<CompactReport> {
+        let sealer = self.generation.load().reader.sealer().cloned();
+        self.rewrite_in_place(expire_before, sealer)
+    }
+
+    /// Rewrites the database in place under another sealer (`None`: plaintext), keeping every
+    /// record, expired or not: how encryption is enabled, disabled or its key rotated. The new
+    /// file replaces the old one with the same crash safety as [`Engine::compact`].
+    pub fn reseal(&self, sealer: Option<Arc<dyn Sealer>>) -> Result<CompactReport> {
+        self.rewrite_in_place(None, sealer)
+    }
+
+    fn rewrite_in_place(
+        &self,
+        expire_before: Option<u64>,
+        sealer: Option<Arc<dyn Sealer>>,
+    ) -> Result<CompactReport> {
         let _m = self.maintenance.lock();
         let storage = self.config.storage.clone();
         let tmp = sidecar(&self.path, ".compact.tmp");
         let result: Result<_> = (|| {
-            let (mut rw, done, src) = self.rewrite_online(&tmp, expire_before)?;
+            let (mut rw, done, src) = self.rewrite_online(&tmp, expire_before, sealer)?;
             let mut w = self.writer.lock();
             self.commit.check()?;
             let bytes_before = w.tail;
@@ -108,7 +127,7 @@ impl Engine {
             let live_records = rw.cur.index.total_live();
             *self.names.write() = rw.names;
             let file = rw.file.clone();
-            self.generation.store(std::sync::Arc::new(rw.cur));
+            self.generation.store(Arc::new(rw.cur));
             *w = rw.writer;
             self.commit.switch_file(file, tail);
             Ok(CompactReport {
@@ -145,7 +164,8 @@ impl Engine {
         let _m = self.maintenance.lock();
         let tmp = sidecar(&target, ".backup.tmp");
         let result: Result<_> = (|| {
-            let (mut rw, done, src) = self.rewrite_online(&tmp, expire_before)?;
+            let sealer = self.generation.load().reader.sealer().cloned();
+            let (mut rw, done, src) = self.rewrite_online(&tmp, expire_before, sealer)?;
             {
                 let w = self.writer.lock();
                 self.commit.check()?;

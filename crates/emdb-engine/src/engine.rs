@@ -169,7 +169,8 @@ impl Engine {
         if empty {
             let mut header = FileHeader::new_plain(new_file_id(), unix_millis());
             if let Some(s) = &config.sealer {
-                s.init_header(&mut header);
+                s.init_header(&mut header)
+                    .map_err(|_| EngineError::Unseal { offset: 0 })?;
             }
             storage
                 .remove(&snapshot::snapshot_path(&path))

@@ -15,6 +15,8 @@ mod apply;
 mod compaction;
 mod config;
 mod durability;
+#[cfg(feature = "encrypt")]
+pub mod encryption;
 mod engine;
 mod error;
 mod group_commit;
@@ -43,5 +45,8 @@ pub use repair::RepairReport;
 pub use snapshot::snapshot_path;
 pub use write::{LockedView, OwnedOp, WriteOp};
 
+/// Re-exported encryption layer (feature `encrypt`), for callers that derive keys.
+#[cfg(feature = "encrypt")]
+pub use emdb_crypt as crypt;
 /// Re-exported byte layer, for callers that build headers or inspect files.
 pub use emdb_format as format;

@@ -22,6 +22,7 @@ use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
 use crate::namespace::NamespaceTable;
 use crate::recovery::{for_each_entry, seed_for};
+use crate::sealer::Sealer;
 use crate::storage::{OpenMode, Storage, StorageFile};
 use crate::write::encode_frame;
 
@@ -61,15 +62,24 @@ impl OwnedEntry {
 }
 
 impl Rewrite {
-    /// Starts a new file at `tmp` with the engine's header fields and a new file id.
-    pub(crate) fn create(engine: &Engine, tmp: &Path, expire_before: Option<u64>) -> Result<Self> {
+    /// Starts a new file at `tmp` with a new file id, sealed by `sealer` (`None`: plaintext).
+    pub(crate) fn create(
+        engine: &Engine,
+        tmp: &Path,
+        expire_before: Option<u64>,
+        sealer: Option<Arc<dyn Sealer>>,
+    ) -> Result<Self> {
         let storage: &dyn Storage = engine.config.storage.as_ref();
         let old = engine.generation.load();
-        let mut header: FileHeader = old.header.clone();
-        header.file_id = new_file_id();
-        header.generation = 1;
-        if header.created_unix_ms == 0 {
-            header.created_unix_ms = unix_millis();
+        let created = if old.header.created_unix_ms == 0 {
+            unix_millis()
+        } else {
+            old.header.created_unix_ms
+        };
+        let mut header = FileHeader::new_plain(new_file_id(), created);
+        if let Some(s) = &sealer {
+            s.init_header(&mut header)
+                .map_err(|_| EngineError::Unseal { offset: 0 })?;
         }
         let file = storage
             .open(tmp, OpenMode::Truncate)
@@ -81,7 +91,7 @@ impl Rewrite {
             HEADER_REGION_LEN as u64,
             engine.config.use_mmap,
             header.file_id,
-            engine.config.sealer.clone(),
+            sealer,
         )?;
         let index = Index::new(seed_for(&header.file_id), engine.config.range_index);
         let writer = LogWriter::new(

@@ -21,8 +21,9 @@ pub trait Sealer: Send + Sync + fmt::Debug {
     /// Authenticates and decrypts what [`Sealer::seal`] produced.
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError>;
 
-    /// Fills the encryption fields (flags, cipher, KDF, key check) of a new file's header.
-    fn init_header(&self, header: &mut FileHeader);
+    /// Fills the encryption fields (flags, cipher, KDF, key check) of a new file's header
+    /// (its file id is already set).
+    fn init_header(&self, header: &mut FileHeader) -> Result<(), SealError>;
 
     /// Checks that this sealer's key matches an existing file's header.
     fn check_header(&self, header: &FileHeader) -> Result<(), SealError>;

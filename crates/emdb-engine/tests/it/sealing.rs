@@ -75,9 +75,10 @@ impl Sealer for TestSealer {
         Ok(pt)
     }
 
-    fn init_header(&self, header: &mut FileHeader) {
+    fn init_header(&self, header: &mut FileHeader) -> Result<(), SealError> {
         header.flags |= FLAG_ENCRYPTED;
         header.key_check[..8].copy_from_slice(&xxh3_64_with_seed(b"check", self.key).to_le_bytes());
+        Ok(())
     }
 
     fn check_header(&self, header: &FileHeader) -> Result<(), SealError> {
@@ -194,5 +195,87 @@ fn a_sealed_entry_moved_to_another_offset_fails_authentication() {
     match Engine::open(&path, sealed_config(3, true)) {
         Err(EngineError::Unseal { offset }) => assert_eq!(offset, a as u64 + 16),
         other => panic!("expected an authentication failure, got {other:?}"),
+    }
+}
+
+mod real_cipher {
+    use std::sync::Arc;
+
+    use emdb_engine::crypt::{Cipher, Key};
+    use emdb_engine::encryption::CryptoSealer;
+    use emdb_engine::format::KdfParams;
+    use emdb_engine::sealer::Sealer;
+    use emdb_engine::{Engine, EngineError};
+
+    use crate::common::*;
+
+    fn sealer(cipher: Cipher, byte: u8) -> Option<Arc<dyn Sealer>> {
+        Some(Arc::new(
+            CryptoSealer::new(cipher, Key::new([byte; 32]), KdfParams::default()).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn reseal_round_trips_keep_records_namespaces_and_expiries() {
+        let (_d, path) = temp_db();
+        {
+            let e = open(&path, os_config(true));
+            let ns = e.create_namespace("secret-ns").unwrap();
+            e.put(ns, b"SECRETKEY", b"SECRETVALUE", 123_456).unwrap();
+            e.put(0, b"plain", b"x", 0).unwrap();
+            e.reseal(sealer(Cipher::ChaCha20Poly1305, 1)).unwrap();
+        }
+        let raw = std::fs::read(&path).unwrap();
+        for needle in [&b"SECRETKEY"[..], b"SECRETVALUE", b"secret-ns"] {
+            assert!(!raw.windows(needle.len()).any(|w| w == needle));
+        }
+        assert!(matches!(
+            Engine::open(&path, os_config(true)),
+            Err(EngineError::SealerMismatch {
+                file_encrypted: true
+            })
+        ));
+        assert!(matches!(
+            Engine::open(
+                &path,
+                os_config(true).with_sealer(sealer(Cipher::ChaCha20Poly1305, 2))
+            ),
+            Err(EngineError::KeyMismatch)
+        ));
+        assert!(matches!(
+            Engine::open(
+                &path,
+                os_config(true).with_sealer(sealer(Cipher::Aes256Gcm, 1))
+            ),
+            Err(EngineError::KeyMismatch)
+        ));
+        {
+            let e = open(
+                &path,
+                os_config(true).with_sealer(sealer(Cipher::ChaCha20Poly1305, 1)),
+            );
+            e.put(0, b"while-encrypted", b"y", 0).unwrap();
+            e.compact(None).unwrap();
+            e.reseal(sealer(Cipher::ChaCha20Poly1305, 9)).unwrap();
+            e.put(0, b"after-rotate", b"z", 0).unwrap();
+        }
+        let e = open(
+            &path,
+            os_config(false).with_sealer(sealer(Cipher::ChaCha20Poly1305, 9)),
+        );
+        let ns = e.namespace_id("secret-ns").unwrap();
+        assert_eq!(
+            e.get(ns, b"SECRETKEY").unwrap(),
+            Some((b"SECRETVALUE".to_vec(), 123_456))
+        );
+        assert_eq!(e.len(0).unwrap(), 3);
+        e.reseal(None).unwrap();
+        drop(e);
+        let e = open(&path, os_config(true));
+        assert_eq!(
+            e.get(ns, b"SECRETKEY").unwrap(),
+            Some((b"SECRETVALUE".to_vec(), 123_456))
+        );
+        assert_eq!(dump(&e, 0).len(), 3);
     }
 }
