@@ -209,6 +209,10 @@ mod real_cipher {
 
     use crate::common::*;
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the shape EngineConfig::with_sealer takes"
+    )]
     fn sealer(cipher: Cipher, byte: u8) -> Option<Arc<dyn Sealer>> {
         Some(Arc::new(
             CryptoSealer::new(cipher, Key::new([byte; 32]), KdfParams::default()).unwrap(),
