@@ -83,6 +83,8 @@ pub struct EmdbBuilder {
     range_scans: bool,
     flush_policy: FlushPolicy,
     clock: Option<ClockSlot>,
+    #[cfg(feature = "encrypt")]
+    secrets: crate::encryption::Secrets,
 }
 
 /// A clock for tests; never printed.
@@ -214,6 +216,53 @@ impl EmdbBuilder {
         self
     }
 
+    /// Encrypts the database with a raw 256-bit key (a new file is created encrypted; an
+    /// existing file must have been created with a key). `Debug` never shows it.
+    ///
+    /// ```
+    /// let db = emdb::EmdbBuilder::new().encryption_key([9u8; 32]).build()?;
+    /// assert!(db.stats()?.encrypted);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
+    #[cfg(feature = "encrypt")]
+    #[must_use]
+    pub fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        self.secrets.key = Some(emdb_engine::crypt::Key::new(key));
+        self
+    }
+
+    /// Encrypts the database with a key derived from `passphrase` by Argon2id (salt and
+    /// parameters are stored in the header). `Debug` never shows it.
+    ///
+    /// ```
+    /// let db = emdb::EmdbBuilder::new().encryption_passphrase("correct horse").build()?;
+    /// assert!(db.stats()?.encrypted);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
+    #[cfg(feature = "encrypt")]
+    #[must_use]
+    pub fn encryption_passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.secrets.passphrase = Some(emdb_engine::crypt::Passphrase::new(passphrase.into()));
+        self
+    }
+
+    /// The cipher of a new encrypted file (default AES-256-GCM). For an existing file it must
+    /// match the file's cipher. Ignored without a key or passphrase.
+    ///
+    /// ```
+    /// let db = emdb::EmdbBuilder::new()
+    ///     .encryption_key([9u8; 32])
+    ///     .cipher(emdb::Cipher::ChaCha20Poly1305)
+    ///     .build()?;
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
+    #[cfg(feature = "encrypt")]
+    #[must_use]
+    pub fn cipher(mut self, cipher: crate::Cipher) -> Self {
+        self.secrets.cipher = Some(cipher);
+        self
+    }
+
     /// Replaces the wall clock (unit tests of TTL behaviour).
     #[cfg(test)]
     pub(crate) fn clock(mut self, clock: Clock) -> Self {
@@ -264,7 +313,12 @@ impl EmdbBuilder {
                 "database path is a directory; pass a file path",
             ));
         }
+        #[cfg(feature = "encrypt")]
+        let sealer = crate::encryption::sealer_for_open(&path, &self.secrets)?;
+        #[cfg(not(feature = "encrypt"))]
+        let sealer = None;
         let config = EngineConfig::default()
+            .with_sealer(sealer)
             .with_range_index(self.range_scans)
             .with_sync(self.flush_policy.to_sync())
             .with_snapshot_on_close(!ephemeral);

@@ -109,6 +109,12 @@ pub enum Error {
         /// Its flag byte.
         flags: u8,
     },
+    /// A cryptographic operation failed (key derivation, random source, unknown cipher).
+    #[cfg(feature = "encrypt")]
+    Encryption(&'static str),
+    /// The key or passphrase does not open this database.
+    #[cfg(feature = "encrypt")]
+    EncryptionKeyMismatch,
     /// An earlier write or fsync failed, so this handle refuses writes: data the operating
     /// system reported as lost cannot be trusted. Drop every handle and reopen the database.
     Poisoned,
@@ -175,6 +181,12 @@ impl fmt::Display for Error {
                 f,
                 "emdb: record at offset {offset} (kind {kind:#04x}, flags {flags:#04x}) was written by a newer emdb"
             ),
+            #[cfg(feature = "encrypt")]
+            Error::Encryption(m) => write!(f, "emdb: encryption error ({m})"),
+            #[cfg(feature = "encrypt")]
+            Error::EncryptionKeyMismatch => {
+                f.write_str("emdb: encryption key mismatch (file was created with a different key)")
+            }
             Error::Poisoned => f.write_str(
                 "emdb: an earlier write or fsync failed; reopen the database to continue",
             ),
@@ -195,6 +207,20 @@ impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
     }
+}
+
+#[cfg(feature = "encrypt")]
+fn sealed_file_without_key() -> Error {
+    Error::InvalidConfig(
+        "this database was created with at-rest encryption; supply encryption_key or encryption_passphrase",
+    )
+}
+
+#[cfg(not(feature = "encrypt"))]
+fn sealed_file_without_key() -> Error {
+    Error::InvalidConfig(
+        "this database was created with encryption; rebuild with the `encrypt` feature",
+    )
 }
 
 fn corruption_reason(c: Corruption) -> &'static str {
@@ -273,9 +299,14 @@ impl From<EngineError> for Error {
             ),
             EngineError::SealerMismatch {
                 file_encrypted: true,
+            } => sealed_file_without_key(),
+            EngineError::SealerMismatch {
+                file_encrypted: false,
             } => Error::InvalidConfig(
-                "this database was created with encryption; rebuild with the `encrypt` feature",
+                "this database is not encrypted; open it without a key, or encrypt it with Emdb::enable_encryption",
             ),
+            #[cfg(feature = "encrypt")]
+            EngineError::KeyMismatch => Error::EncryptionKeyMismatch,
             EngineError::Unseal { offset } => Error::Corrupted {
                 offset,
                 reason: "encrypted record failed authentication",

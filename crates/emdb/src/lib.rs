@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Features: `ttl` (default) adds expiring records; `nested` adds dotted-key helpers
-//! ([`Emdb::focus`]).
+//! (`Emdb::focus`); `encrypt` adds encryption at rest (`EmdbBuilder::encryption_key`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![allow(
@@ -37,6 +37,8 @@
 mod builder;
 mod data_dir;
 mod db;
+#[cfg(feature = "encrypt")]
+mod encryption;
 mod error;
 mod iter;
 mod namespace;
@@ -50,6 +52,8 @@ mod value_ref;
 
 pub use builder::{EmdbBuilder, FlushPolicy};
 pub use db::Emdb;
+#[cfg(feature = "encrypt")]
+pub use encryption::{Cipher, EncryptionInput};
 pub use error::{Error, Result};
 pub use iter::{
     EmdbIter, EmdbKeyIter, EmdbRangeIter, NamespaceIter, NamespaceKeyIter, NamespaceRangeIter,

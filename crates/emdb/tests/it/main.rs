@@ -11,6 +11,8 @@ mod api;
 mod bad_input;
 mod common;
 mod crash;
+#[cfg(feature = "encrypt")]
+mod encryption;
 mod locking;
 mod maintenance;
 mod model;
