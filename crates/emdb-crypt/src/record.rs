@@ -27,6 +27,7 @@ pub const KEY_CHECK_LEN: usize = emdb_format::header::KEY_CHECK_LEN;
 const KEY_CHECK_PLAINTEXT: &[u8; 32] = b"emdb key check, format version 1";
 const RECORD_KEY_INFO: &[u8] = b"emdb record key v1";
 const CHECK_KEY_INFO: &[u8] = b"emdb key-check key v1";
+const INDEX_SEED_INFO: &[u8] = b"emdb index seed v1";
 
 /// The AEAD of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,14 @@ impl Cipher {
             CipherId::ChaCha20Poly1305 => Ok(Cipher::ChaCha20Poly1305),
             other => Err(CryptoError::UnsupportedCipher(other.to_byte())),
         }
+    }
+}
+
+struct Len8;
+
+impl KeyType for Len8 {
+    fn len(&self) -> usize {
+        8
     }
 }
 
@@ -176,6 +185,22 @@ impl RecordCipher {
     ) -> Result<Vec<u8>, CryptoError> {
         let key = self.record_key(file_id)?;
         open_with(&key, aad, sealed)
+    }
+
+    /// The hash seed of the in-memory index of file `file_id`: secret (derived from the key),
+    /// so hash tags persisted in an index snapshot say nothing about the keys.
+    pub fn index_seed(&self, file_id: &[u8; 16]) -> u64 {
+        let mut okm = [0u8; 8];
+        let derived = Salt::new(HKDF_SHA256, file_id)
+            .extract(self.master.expose())
+            .expand(&[INDEX_SEED_INFO], Len8)
+            .and_then(|o| o.fill(&mut okm));
+        // HKDF-SHA256 can always produce 8 bytes; a failure would only weaken hashing, and the
+        // file id keeps the seed per-file.
+        if derived.is_err() {
+            okm.copy_from_slice(file_id.get(..8).unwrap_or(&[0; 8]));
+        }
+        u64::from_le_bytes(okm)
     }
 
     /// A key-check block for file `file_id`: a known plaintext sealed with a key derived for

@@ -67,7 +67,9 @@ pub(crate) fn apply_entry(
         }
         Op::Clear => index.with_ns(e.ns, |ns| ns.clear()).ok_or_else(missing)?,
         Op::NsCreate => {
-            names.create(e.ns, e.key).map_err(|r| corrupt(offset, r))?;
+            names
+                .create(e.ns, e.key, offset)
+                .map_err(|r| corrupt(offset, r))?;
             index.create(e.ns);
         }
         Op::NsDrop => {

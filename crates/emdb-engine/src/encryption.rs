@@ -63,6 +63,10 @@ impl Sealer for CryptoSealer {
         Ok(())
     }
 
+    fn index_seed(&self, file_id: &[u8; 16]) -> u64 {
+        self.cipher.index_seed(file_id)
+    }
+
     fn check_header(&self, header: &FileHeader) -> Result<(), SealError> {
         if header.cipher != self.cipher.cipher().id() {
             return Err(SealError);

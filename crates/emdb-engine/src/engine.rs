@@ -300,13 +300,7 @@ impl Engine {
                 last_frame_crc: w.last_frame.1,
             };
             let names = self.names.read();
-            snapshot::capture(
-                &cur.header.file_id,
-                cur.index.seed(),
-                point,
-                &names,
-                &cur.index,
-            )
+            snapshot::capture(&cur.header.file_id, point, &names, &cur.index)
         };
         // IMPORTANT: the frames the snapshot covers must be durable before the snapshot is.
         self.flush()?;

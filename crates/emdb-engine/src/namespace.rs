@@ -10,7 +10,8 @@ use crate::error::Corruption;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NamespaceTable {
-    by_id: BTreeMap<u32, String>,
+    /// Id -> (name, offset of the entry that created it; 0 for the default namespace).
+    by_id: BTreeMap<u32, (String, u64)>,
     by_name: HashMap<String, u32>,
     next_id: u32,
 }
@@ -22,7 +23,7 @@ impl Default for NamespaceTable {
             by_name: HashMap::new(),
             next_id: 1,
         };
-        t.by_id.insert(0, String::new());
+        t.by_id.insert(0, (String::new(), 0));
         t.by_name.insert(String::new(), 0);
         t
     }
@@ -42,7 +43,7 @@ impl NamespaceTable {
     }
 
     /// Records a creation (from the write path or a replayed frame).
-    pub(crate) fn create(&mut self, id: u32, name: &[u8]) -> Result<(), Corruption> {
+    pub(crate) fn create(&mut self, id: u32, name: &[u8], offset: u64) -> Result<(), Corruption> {
         let name = std::str::from_utf8(name).map_err(|_| Corruption::BadNamespace)?;
         if id == 0
             || name.is_empty()
@@ -51,7 +52,7 @@ impl NamespaceTable {
         {
             return Err(Corruption::BadNamespace);
         }
-        self.by_id.insert(id, name.to_owned());
+        self.by_id.insert(id, (name.to_owned(), offset));
         self.by_name.insert(name.to_owned(), id);
         self.next_id = self.next_id.max(id.saturating_add(1));
         Ok(())
@@ -66,13 +67,24 @@ impl NamespaceTable {
             .by_id
             .remove(&id)
             .ok_or(Corruption::UnknownNamespace(id))?;
-        self.by_name.remove(&name);
+        self.by_name.remove(&name.0);
         Ok(())
     }
 
     /// Every namespace, default first, then in creation order.
     pub(crate) fn list(&self) -> Vec<(u32, String)> {
-        self.by_id.iter().map(|(id, n)| (*id, n.clone())).collect()
+        self.by_id
+            .iter()
+            .map(|(id, (n, _))| (*id, n.clone()))
+            .collect()
+    }
+
+    /// Every namespace as `(id, offset of its creating entry)`.
+    pub(crate) fn creations(&self) -> Vec<(u32, u64)> {
+        self.by_id
+            .iter()
+            .map(|(id, (_, off))| (*id, *off))
+            .collect()
     }
 
     /// Named namespaces (the default excluded).
@@ -88,16 +100,16 @@ mod tests {
     #[test]
     fn create_drop_and_order() {
         let mut t = NamespaceTable::default();
-        t.create(5, b"b").unwrap();
-        t.create(2, b"a").unwrap();
+        t.create(5, b"b", 4096).unwrap();
+        t.create(2, b"a", 4200).unwrap();
         assert_eq!(t.next_id(), 6);
         assert_eq!(
             t.list().iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
             ["", "a", "b"]
         );
-        assert_eq!(t.create(7, b"a"), Err(Corruption::BadNamespace));
-        assert_eq!(t.create(0, b"x"), Err(Corruption::BadNamespace));
-        assert_eq!(t.create(8, &[0xff]), Err(Corruption::BadNamespace));
+        assert_eq!(t.create(7, b"a", 1), Err(Corruption::BadNamespace));
+        assert_eq!(t.create(0, b"x", 1), Err(Corruption::BadNamespace));
+        assert_eq!(t.create(8, &[0xff], 1), Err(Corruption::BadNamespace));
         t.drop_id(2).unwrap();
         assert_eq!(t.id("a"), None);
         assert_eq!(t.drop_id(2), Err(Corruption::UnknownNamespace(2)));

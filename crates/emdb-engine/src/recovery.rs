@@ -34,8 +34,19 @@ pub(crate) struct Recovered {
     pub(crate) frames_replayed: u64,
 }
 
-/// The hash seed of a file, derived from its random id.
-pub(crate) fn seed_for(file_id: &[u8; 16]) -> u64 {
+/// The index hash seed of a file: from its random id, or from the key when it is encrypted.
+pub(crate) fn index_seed(
+    file_id: &[u8; 16],
+    sealer: Option<&std::sync::Arc<dyn crate::sealer::Sealer>>,
+) -> u64 {
+    match sealer {
+        Some(s) => s.index_seed(file_id),
+        None => seed_for(file_id),
+    }
+}
+
+/// The hash seed of a plaintext file, derived from its random id.
+fn seed_for(file_id: &[u8; 16]) -> u64 {
     let mut a = [0u8; 8];
     let mut b = [0u8; 8];
     a.copy_from_slice(&file_id[..8]);
@@ -125,13 +136,13 @@ pub(crate) fn recover(
     file_len: u64,
     ordered: bool,
 ) -> Result<Recovered> {
-    let seed = seed_for(&header.file_id);
+    let seed = index_seed(&header.file_id, reader.sealer());
     let map = reader.mapping();
     let image = image(reader, map.as_deref().map(|m| m.as_slice()), file_len)?;
     let snap = storage
         .read_all(&snapshot_path(path))
         .ok()
-        .and_then(|bytes| snapshot::decode(&bytes, &header.file_id, seed, &image));
+        .and_then(|bytes| snapshot::decode(&bytes, &header.file_id, &image, reader));
     let used_snapshot = snap.is_some();
     let (index, mut names, start, mut last_frame) = match snap {
         Some(s) => {

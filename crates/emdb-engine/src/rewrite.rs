@@ -21,7 +21,7 @@ use crate::lockfile::unix_millis;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
 use crate::namespace::NamespaceTable;
-use crate::recovery::{for_each_entry, seed_for};
+use crate::recovery::{for_each_entry, index_seed};
 use crate::sealer::Sealer;
 use crate::storage::{OpenMode, Storage, StorageFile};
 use crate::write::encode_frame;
@@ -93,7 +93,10 @@ impl Rewrite {
             header.file_id,
             sealer,
         )?;
-        let index = Index::new(seed_for(&header.file_id), engine.config.range_index);
+        let index = Index::new(
+            index_seed(&header.file_id, reader.sealer()),
+            engine.config.range_index,
+        );
         let writer = LogWriter::new(
             file.clone(),
             LOG_START,

@@ -25,6 +25,10 @@ pub trait Sealer: Send + Sync + fmt::Debug {
     /// (its file id is already set).
     fn init_header(&self, header: &mut FileHeader) -> Result<(), SealError>;
 
+    /// The hash seed of the index for file `file_id`. It must depend on the key, so the hash
+    /// tags in an index snapshot reveal nothing about the keys stored.
+    fn index_seed(&self, file_id: &[u8; 16]) -> u64;
+
     /// Checks that this sealer's key matches an existing file's header.
     fn check_header(&self, header: &FileHeader) -> Result<(), SealError>;
 }

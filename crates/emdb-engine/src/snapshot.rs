@@ -14,21 +14,25 @@
 //! | 40 | 8 | offset of the last frame before the log end (0 if none) |
 //! | 48 | 4 | CRC field of that frame |
 //! | 52 | 4 | reserved |
-//! | 56 | 8 | hash seed |
-//! | 64 | 4 | next namespace id |
-//! | 68 | 4 | namespace count `n` |
-//! | 72 | .. | `n` namespaces: id u32, name length u32, name padded to 8, count of live records with an expiry u64, then per shard a slot count u64 and the slots (u64 each) |
+//! | 56 | 4 | next namespace id |
+//! | 60 | 4 | namespace count `n` |
+//! | 64 | .. | `n` namespaces: id u32, reserved u32, offset of the entry that created it u64 (0 for the default namespace), live records with an expiry u64, then per shard a slot count u64 and the slots (u64 each) |
 //! | end-8 | 4 | CRC-32 of everything before |
 //! | end-4 | 4 | reserved |
 //!
-//! Invariant: a snapshot is used only if its CRC holds, it names the open file's id and seed,
-//! and the frame it names ends exactly at its log end with the same CRC; anything else falls
-//! back to a full scan.
+//! The snapshot holds no key, value or name: namespace names are read back from their creating
+//! entries in the log (decrypted, for an encrypted file), and the hash seed of an encrypted file
+//! derives from its key, so the slot tags reveal nothing about the keys.
+//!
+//! Invariant: a snapshot is used only if its CRC holds, it names the open file's id, the frame
+//! it names ends exactly at its log end with the same CRC, and every namespace's creating entry
+//! is where it says; anything else falls back to a full scan.
 
 use std::path::{Path, PathBuf};
 
 use emdb_format::Frame;
 use emdb_format::checksum::crc32;
+use emdb_format::entry::Op;
 use emdb_format::scan::LOG_START;
 
 use crate::durability::publish;
@@ -36,6 +40,7 @@ use crate::error::{EngineError, Result};
 use crate::index::table::Table;
 use crate::index::{Index, NsIndex, SHARDS};
 use crate::lockfile::sidecar;
+use crate::log::reader::LogReader;
 use crate::namespace::NamespaceTable;
 use crate::storage::{OpenMode, Storage};
 
@@ -65,32 +70,30 @@ pub(crate) struct Snapshot {
 /// arrays) so that encoding and writing happen without it.
 pub(crate) struct Capture {
     file_id: [u8; 16],
-    seed: u64,
     point: SnapshotPoint,
     next_id: u32,
-    namespaces: Vec<(u32, String, u64, Vec<Table>)>,
+    /// Namespace id, creating-entry offset, live records with an expiry, shard tables.
+    namespaces: Vec<(u32, u64, u64, Vec<Table>)>,
 }
 
 pub(crate) fn capture(
     file_id: &[u8; 16],
-    seed: u64,
     point: SnapshotPoint,
     names: &NamespaceTable,
     index: &Index,
 ) -> Capture {
     let namespaces = names
-        .list()
+        .creations()
         .into_iter()
-        .map(|(id, name)| {
+        .map(|(id, created)| {
             let ns = index.ns(id);
             let tables = ns.as_ref().map(|n| n.tables()).unwrap_or_default();
             let expiring = ns.map_or(0, |n| n.expiring());
-            (id, name, expiring, tables)
+            (id, created, expiring, tables)
         })
         .collect();
     Capture {
         file_id: *file_id,
-        seed,
         point,
         next_id: names.next_id(),
         namespaces,
@@ -101,7 +104,7 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
     let slots: usize = c
         .namespaces
         .iter()
-        .flat_map(|(_, _, _, t)| t)
+        .flat_map(|(.., t)| t)
         .map(|t| t.raw_slots().len())
         .sum();
     let mut out = Vec::with_capacity(128 + slots * 8);
@@ -114,14 +117,12 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
     out.extend_from_slice(&c.point.last_frame_offset.to_le_bytes());
     out.extend_from_slice(&c.point.last_frame_crc.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&c.seed.to_le_bytes());
     out.extend_from_slice(&c.next_id.to_le_bytes());
     out.extend_from_slice(&(c.namespaces.len() as u32).to_le_bytes());
-    for (id, name, expiring, tables) in &c.namespaces {
+    for (id, created, expiring, tables) in &c.namespaces {
         out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.resize(out.len().next_multiple_of(8), 0);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&created.to_le_bytes());
         out.extend_from_slice(&expiring.to_le_bytes());
         for t in tables {
             out.extend_from_slice(&(t.raw_slots().len() as u64).to_le_bytes());
@@ -173,8 +174,8 @@ impl Cursor<'_> {
 pub(crate) fn decode(
     bytes: &[u8],
     file_id: &[u8; 16],
-    seed: u64,
     image: &[u8],
+    reader: &LogReader,
 ) -> Option<Snapshot> {
     let body_len = bytes.len().checked_sub(8)?;
     let stored = u32::from_le_bytes(bytes.get(body_len..body_len + 4)?.try_into().ok()?);
@@ -198,7 +199,7 @@ pub(crate) fn decode(
         last_frame_crc: c.u32()?,
     };
     c.u32()?;
-    if c.u64()? != seed || !frame_ends_at(image, point) {
+    if !frame_ends_at(image, point) {
         return None;
     }
     let next_id = c.u32()?;
@@ -207,12 +208,19 @@ pub(crate) fn decode(
     let mut tables = Vec::new();
     for _ in 0..count {
         let id = c.u32()?;
-        let name_len = c.u32()? as usize;
-        let name = c.take(name_len)?.to_vec();
-        c.take(name_len.next_multiple_of(8) - name_len)?;
+        c.u32()?;
+        let created = c.u64()?;
         let expiring = c.u64()?;
         if id != 0 {
-            names.create(id, &name).ok()?;
+            if created < LOG_START || created >= point.log_end {
+                return None;
+            }
+            let name = reader
+                .with_entry(created, |e| {
+                    (e.op == Op::NsCreate && e.ns == id).then(|| e.key.to_vec())
+                })
+                .ok()??;
+            names.create(id, &name, created).ok()?;
         }
         let mut shards = Vec::with_capacity(SHARDS);
         for _ in 0..SHARDS {

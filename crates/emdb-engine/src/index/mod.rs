@@ -217,10 +217,6 @@ impl Index {
         }
     }
 
-    pub(crate) fn seed(&self) -> u64 {
-        self.seed
-    }
-
     pub(crate) fn ordered(&self) -> bool {
         self.ordered
     }

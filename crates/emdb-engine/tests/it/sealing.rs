@@ -81,6 +81,10 @@ impl Sealer for TestSealer {
         Ok(())
     }
 
+    fn index_seed(&self, file_id: &[u8; 16]) -> u64 {
+        xxh3_64_with_seed(file_id, self.key)
+    }
+
     fn check_header(&self, header: &FileHeader) -> Result<(), SealError> {
         let want = xxh3_64_with_seed(b"check", self.key).to_le_bytes();
         if header.key_check[..8] == want {
@@ -230,8 +234,13 @@ mod real_cipher {
             e.reseal(sealer(Cipher::ChaCha20Poly1305, 1)).unwrap();
         }
         let raw = std::fs::read(&path).unwrap();
+        let snap = std::fs::read(emdb_engine::snapshot_path(&path)).unwrap();
         for needle in [&b"SECRETKEY"[..], b"SECRETVALUE", b"secret-ns"] {
             assert!(!raw.windows(needle.len()).any(|w| w == needle));
+            assert!(
+                !snap.windows(needle.len()).any(|w| w == needle),
+                "snapshot leaks"
+            );
         }
         assert!(matches!(
             Engine::open(&path, os_config(true)),
