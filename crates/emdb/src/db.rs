@@ -1,7 +1,6 @@
 //! [`Emdb`], the database handle, and the state its clones share.
 
 use std::fmt;
-use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +10,8 @@ use emdb_engine::storage::{OsStorage, Storage};
 
 use crate::builder::EmdbBuilder;
 use crate::error::{Error, Result};
-use crate::iter::{EmdbIter, EmdbKeyIter, EmdbRangeIter, RecordIter};
 use crate::namespace::Namespace;
-use crate::space::{Space, owned_bounds, prefix_bounds};
+use crate::space::Space;
 use crate::stats::EmdbStats;
 use crate::transaction::Transaction;
 use crate::ttl::{Clock, Ttl};
@@ -404,120 +402,6 @@ impl Emdb {
             Err(emdb_engine::EngineError::Io { source, .. }) => Err(Error::LockfileError(source)),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Iterates the default namespace. The set of keys is fixed now; a key removed or expired
-    /// later is skipped, and each value is read when reached. Order is unspecified.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::open_in_memory();
-    /// db.insert("a", "1")?;
-    /// let all: Vec<_> = db.iter()?.collect();
-    /// assert_eq!(all, vec![(b"a".to_vec(), b"1".to_vec())]);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn iter(&self) -> Result<EmdbIter> {
-        Ok(EmdbIter(RecordIter::all(&self.inner, 0, true)?))
-    }
-
-    /// Like [`Emdb::iter`], yielding keys only (values are never read).
-    ///
-    /// ```
-    /// let db = emdb::Emdb::open_in_memory();
-    /// db.insert("a", "1")?;
-    /// assert_eq!(db.keys()?.collect::<Vec<_>>(), vec![b"a".to_vec()]);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn keys(&self) -> Result<EmdbKeyIter> {
-        Ok(EmdbKeyIter(RecordIter::all(&self.inner, 0, false)?))
-    }
-
-    /// Records with keys in `range`, in key order. Needs `enable_range_scans(true)`.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert_many([("a", "1"), ("b", "2"), ("c", "3")])?;
-    /// let got = db.range(b"b".to_vec()..)?;
-    /// assert_eq!(got, vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn range<R>(&self, range: R) -> Result<Vec<(Vec<u8>, Vec<u8>)>>
-    where
-        R: RangeBounds<Vec<u8>>,
-    {
-        Ok(self.range_iter(range)?.collect())
-    }
-
-    /// Lazy [`Emdb::range`]: keys fixed now, values read when reached.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert_many([("a", "1"), ("b", "2")])?;
-    /// assert_eq!(db.range_iter(..b"b".to_vec())?.count(), 1);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn range_iter<R>(&self, range: R) -> Result<EmdbRangeIter>
-    where
-        R: RangeBounds<Vec<u8>>,
-    {
-        Ok(EmdbRangeIter(RecordIter::range(
-            &self.inner,
-            0,
-            &owned_bounds(&range),
-        )?))
-    }
-
-    /// Records whose key starts with `prefix`, in key order.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert_many([("user:1", "a"), ("user:2", "b"), ("vip:1", "c")])?;
-    /// assert_eq!(db.range_prefix("user:")?.len(), 2);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn range_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        Ok(self.range_prefix_iter(prefix)?.collect())
-    }
-
-    /// Lazy [`Emdb::range_prefix`].
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert("user:1", "a")?;
-    /// assert_eq!(db.range_prefix_iter("user:")?.count(), 1);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn range_prefix_iter(&self, prefix: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        Ok(EmdbRangeIter(RecordIter::range(
-            &self.inner,
-            0,
-            &prefix_bounds(prefix.as_ref()),
-        )?))
-    }
-
-    /// Records with keys at or after `start`, in key order.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert_many([("a", "1"), ("b", "2")])?;
-    /// assert_eq!(db.iter_from("b")?.count(), 1);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn iter_from(&self, start: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        self.range_iter(start.as_ref().to_vec()..)
-    }
-
-    /// Records with keys strictly after `start`, in key order.
-    ///
-    /// ```
-    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
-    /// db.insert_many([("a", "1"), ("b", "2")])?;
-    /// assert_eq!(db.iter_after("a")?.count(), 1);
-    /// # Ok::<(), emdb::Error>(())
-    /// ```
-    pub fn iter_after(&self, start: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        use std::ops::Bound;
-        self.range_iter((Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded))
     }
 
     /// Opens namespace `name`, creating it (durably, with the next write) if new.

@@ -44,6 +44,7 @@ mod iter;
 mod namespace;
 #[cfg(feature = "nested")]
 mod nested;
+mod scan;
 mod space;
 mod stats;
 mod transaction;

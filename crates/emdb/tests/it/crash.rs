@@ -3,11 +3,12 @@
 //! (flushed) batch is there.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use emdb::Emdb;
+
+use crate::common::spawn_child;
 
 const CHILD_ENV: &str = "EMDB_FACADE_CRASH_DB";
 const PER_BATCH: usize = 64;
@@ -57,7 +58,6 @@ fn child_commits_batches() {
 fn kill_nine_leaves_every_batch_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.emdb");
-    let exe = std::env::current_exe().unwrap();
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -67,19 +67,7 @@ fn kill_nine_leaves_every_batch_whole() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut child = Command::new(&exe)
-            .args([
-                "crash::child_commits_batches",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("crash::child_commits_batches", CHILD_ENV, &path);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {

@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use emdb::{Cipher, Emdb, EmdbBuilder, EncryptionInput, Error, Ttl};
@@ -287,19 +286,7 @@ fn kill_nine_during_rotation_leaves_one_openable_database() {
         db.namespace("n").unwrap().insert("x", "y").unwrap();
     }
     for round in 0..8u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "encryption::child_rotates_keys",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("encryption::child_rotates_keys", CHILD_ENV, &path);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let _ = lines.next(); // at least one rotation finished
         std::thread::sleep(Duration::from_millis(3 + round * 7));
