@@ -1,7 +1,7 @@
 //! A tour of the storage engine: create a database, bulk load, read, update, crash-proof flush,
 //! compact, back up, and reopen from the index snapshot, printing what each step did.
 //!
-//! Run: `cargo run --release -p emdb-engine --example tour`
+//! Run: `cargo run --release -p emdb-engine --example engine_tour`
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
