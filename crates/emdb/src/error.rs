@@ -9,6 +9,14 @@ use emdb_engine::format::header::KNOWN_FLAGS;
 use emdb_engine::{Corruption, EngineError};
 
 /// `Result` with [`Error`] as the error type.
+///
+/// ```
+/// fn load(db: &emdb::Emdb) -> emdb::Result<Option<Vec<u8>>> {
+///     db.get("k")
+/// }
+/// assert_eq!(load(&emdb::Emdb::open_in_memory())?, None);
+/// # Ok::<(), emdb::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in emdb.

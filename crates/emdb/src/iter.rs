@@ -87,25 +87,76 @@ macro_rules! iterator_type {
 
 iterator_type!(
     /// Records of the default namespace; see [`crate::Emdb::iter`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::open_in_memory();
+    /// db.insert("k", "v")?;
+    /// let it: emdb::EmdbIter = db.iter()?;
+    /// assert_eq!(it.count(), 1);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     EmdbIter, (Vec<u8>, Vec<u8>), |kv| kv
 );
 iterator_type!(
     /// Keys of the default namespace; see [`crate::Emdb::keys`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::open_in_memory();
+    /// db.insert("k", "v")?;
+    /// let it: emdb::EmdbKeyIter = db.keys()?;
+    /// assert_eq!(it.collect::<Vec<_>>(), vec![b"k".to_vec()]);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     EmdbKeyIter, Vec<u8>, |kv| kv.0
 );
 iterator_type!(
     /// Records of the default namespace in key order; see [`crate::Emdb::range_iter`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
+    /// db.insert_many([("b", "2"), ("a", "1")])?;
+    /// let it: emdb::EmdbRangeIter = db.range_iter(..)?;
+    /// assert_eq!(it.map(|(k, _)| k).collect::<Vec<_>>(), vec![b"a".to_vec(), b"b".to_vec()]);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     EmdbRangeIter, (Vec<u8>, Vec<u8>), |kv| kv
 );
 iterator_type!(
     /// Records of a namespace; see [`crate::Namespace::iter`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::open_in_memory();
+    /// let n = db.namespace("n")?;
+    /// n.insert("k", "v")?;
+    /// let it: emdb::NamespaceIter = n.iter()?;
+    /// assert_eq!(it.count(), 1);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     NamespaceIter, (Vec<u8>, Vec<u8>), |kv| kv
 );
 iterator_type!(
     /// Keys of a namespace; see [`crate::Namespace::keys`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::open_in_memory();
+    /// let n = db.namespace("n")?;
+    /// n.insert("k", "v")?;
+    /// let it: emdb::NamespaceKeyIter = n.keys()?;
+    /// assert_eq!(it.count(), 1);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     NamespaceKeyIter, Vec<u8>, |kv| kv.0
 );
 iterator_type!(
     /// Records of a namespace in key order; see [`crate::Namespace::range_iter`].
+    ///
+    /// ```
+    /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;
+    /// let n = db.namespace("n")?;
+    /// n.insert_many([("b", "2"), ("a", "1")])?;
+    /// let it: emdb::NamespaceRangeIter = n.range_iter(..)?;
+    /// assert_eq!(it.count(), 2);
+    /// # Ok::<(), emdb::Error>(())
+    /// ```
     NamespaceRangeIter, (Vec<u8>, Vec<u8>), |kv| kv
 );
