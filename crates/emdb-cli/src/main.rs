@@ -12,6 +12,7 @@
 
 mod admin;
 mod demo;
+mod dump;
 mod encoding;
 mod kv;
 mod progress;
@@ -126,6 +127,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Auto)]
         format: Format,
     },
+    /// Write records as `mdb_dump` text (readable by LMDB's `mdb_load`) or JSON lines.
+    Dump {
+        /// Database file.
+        path: PathBuf,
+        /// Namespace to dump (default: the default namespace).
+        #[arg(long)]
+        ns: Option<String>,
+        /// Dump every namespace, one section each.
+        #[arg(long, conflicts_with = "ns")]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = dump::DumpFormat::Bytevalue)]
+        format: dump::DumpFormat,
+    },
+    /// Load `mdb_dump` text (bytevalue or print) or JSON lines from stdin or a file.
+    Load {
+        /// Database file (created if absent).
+        path: PathBuf,
+        /// Read this file instead of standard input.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
     /// Rewrite the file with only live records.
     Compact {
         /// Database file.
@@ -234,6 +257,13 @@ fn main() -> ExitCode {
             limit,
             format,
         ),
+        Command::Dump {
+            path,
+            ns,
+            all,
+            format,
+        } => dump::dump(&path, ns.as_deref(), all, format),
+        Command::Load { path, input } => dump::load(&path, input.as_deref(), &progress),
         Command::Compact { path } => admin::compact(&path, &progress),
         Command::Backup { path, target } => admin::backup(&path, &target, &progress),
         Command::Lock { path, break_lock } => admin::lock(&path, break_lock),
