@@ -16,7 +16,7 @@ fn open_existing(path: &Path) -> Result<Emdb, Failure> {
             path.display()
         )));
     }
-    Ok(Emdb::open(path)?)
+    Ok(crate::secrets::builder(path)?.build()?)
 }
 
 pub(crate) fn compact(path: &Path, progress: &Progress) -> Result<(), Failure> {
@@ -84,7 +84,13 @@ pub(crate) fn repair(path: &Path, progress: &Progress) -> Result<(), Failure> {
     let kept = name(&format!(".corrupt-{now}"));
     let _ = std::fs::remove_file(&fresh);
     let spin = progress.spinner("salvaging");
-    let report = Engine::repair(path, &fresh, EngineConfig::default());
+    let config = match crate::secrets::header(path) {
+        Some(h) if h.is_encrypted() => {
+            EngineConfig::default().with_sealer(Some(crate::secrets::sealer(path, &h)?))
+        }
+        _ => EngineConfig::default(),
+    };
+    let report = Engine::repair(path, &fresh, config);
     spin.finish_and_clear();
     let report = match report {
         Ok(r) => r,
@@ -120,5 +126,58 @@ pub(crate) fn repair(path: &Path, progress: &Progress) -> Result<(), Failure> {
     for ns in &report.recovered_namespaces {
         println!("records of a namespace whose definition was lost are in `{ns}`");
     }
+    Ok(())
+}
+
+fn existing_header(path: &Path) -> Result<emdb_format::FileHeader, Failure> {
+    crate::secrets::header(path)
+        .ok_or_else(|| Failure::new(format!("{}: no such database", path.display())))
+}
+
+/// Encrypts a closed database in place with a new passphrase or key.
+pub(crate) fn encrypt(path: &Path, progress: &Progress) -> Result<(), Failure> {
+    if existing_header(path)?.is_encrypted() {
+        return Err(Failure::new(format!(
+            "{} is already encrypted; use `emdb rekey`",
+            path.display()
+        )));
+    }
+    let secret = crate::secrets::new_secret()?;
+    let spin = progress.spinner("encrypting");
+    Emdb::enable_encryption(path, secret)?;
+    spin.finish_and_clear();
+    println!("encrypted {} (AES-256-GCM)", path.display());
+    Ok(())
+}
+
+/// Decrypts a closed database in place.
+pub(crate) fn decrypt(path: &Path, progress: &Progress) -> Result<(), Failure> {
+    let h = existing_header(path)?;
+    if !h.is_encrypted() {
+        return Err(Failure::new(format!("{} is not encrypted", path.display())));
+    }
+    let secret = crate::secrets::current(path, &h)?;
+    let spin = progress.spinner("decrypting");
+    Emdb::disable_encryption(path, secret)?;
+    spin.finish_and_clear();
+    println!("decrypted {}", path.display());
+    Ok(())
+}
+
+/// Re-encrypts a closed database under a new passphrase or key, keeping its cipher.
+pub(crate) fn rekey(path: &Path, progress: &Progress) -> Result<(), Failure> {
+    let h = existing_header(path)?;
+    if !h.is_encrypted() {
+        return Err(Failure::new(format!(
+            "{} is not encrypted; use `emdb encrypt`",
+            path.display()
+        )));
+    }
+    let from = crate::secrets::current(path, &h)?;
+    let to = crate::secrets::new_secret()?;
+    let spin = progress.spinner("re-keying");
+    Emdb::rotate_encryption_key(path, from, to)?;
+    spin.finish_and_clear();
+    println!("re-keyed {}", path.display());
     Ok(())
 }

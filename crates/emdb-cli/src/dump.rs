@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use emdb::{Emdb, EmdbBuilder};
+use emdb::Emdb;
 use serde_json::json;
 
 use crate::Failure;
@@ -99,7 +99,7 @@ pub(crate) fn dump(
             path.display()
         )));
     }
-    let db = Emdb::open(path)?;
+    let db = crate::secrets::builder(path)?.build()?;
     let names: Vec<String> = match (all, ns) {
         (true, _) => db.list_namespaces()?,
         (false, Some(n)) => {
@@ -309,7 +309,7 @@ pub(crate) fn load(path: &Path, input: Option<&Path>, progress: &Progress) -> Re
             "input ended inside a section (missing HEADER=END or DATA=END)",
         ));
     }
-    let db = EmdbBuilder::new().path(path).build()?;
+    let db = crate::secrets::builder(path)?.build()?;
     loader.commit(&db, progress)?;
     db.flush()?;
     println!("loaded {} records into {}", loader.loaded, path.display());

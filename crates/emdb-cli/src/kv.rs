@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use emdb::{Emdb, EmdbBuilder};
+use emdb::Emdb;
 
 use crate::Failure;
 use crate::encoding::{Format, parse, show};
@@ -15,8 +15,7 @@ fn open_existing(path: &Path, ranges: bool) -> Result<Emdb, Failure> {
             path.display()
         )));
     }
-    Ok(EmdbBuilder::new()
-        .path(path)
+    Ok(crate::secrets::builder(path)?
         .enable_range_scans(ranges)
         .build()?)
 }
@@ -67,7 +66,7 @@ pub(crate) fn put(
     input: Format,
 ) -> Result<(), Failure> {
     let (key, value) = (parse(key, input)?, parse(value, input)?);
-    let db = EmdbBuilder::new().path(path).build()?;
+    let db = crate::secrets::builder(path)?.build()?;
     match namespace_of(&db, ns, true)? {
         Some(n) => n.insert(key, value)?,
         None => db.insert(key, value)?,

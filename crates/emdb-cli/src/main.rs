@@ -16,6 +16,7 @@ mod dump;
 mod encoding;
 mod kv;
 mod progress;
+mod secrets;
 mod stat;
 mod verify;
 
@@ -169,6 +170,22 @@ enum Command {
         #[arg(long = "break")]
         break_lock: bool,
     },
+    /// Encrypt a closed database in place (new secret from `EMDB_NEW_PASSPHRASE`, `EMDB_NEW_KEY` or
+    /// a prompt).
+    Encrypt {
+        /// Database file.
+        path: PathBuf,
+    },
+    /// Decrypt a closed database in place (secret from `EMDB_PASSPHRASE`, `EMDB_KEY` or a prompt).
+    Decrypt {
+        /// Database file.
+        path: PathBuf,
+    },
+    /// Re-encrypt a closed database under a new secret, keeping its cipher.
+    Rekey {
+        /// Database file.
+        path: PathBuf,
+    },
     /// Create a database in a temporary directory, load a data set, and show stat, scan and
     /// verify on it.
     Demo {
@@ -267,6 +284,9 @@ fn main() -> ExitCode {
         Command::Compact { path } => admin::compact(&path, &progress),
         Command::Backup { path, target } => admin::backup(&path, &target, &progress),
         Command::Lock { path, break_lock } => admin::lock(&path, break_lock),
+        Command::Encrypt { path } => admin::encrypt(&path, &progress),
+        Command::Decrypt { path } => admin::decrypt(&path, &progress),
+        Command::Rekey { path } => admin::rekey(&path, &progress),
         Command::Demo { records } => demo::run(records, &progress),
     };
     match result {
