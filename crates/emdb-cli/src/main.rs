@@ -15,6 +15,7 @@ mod demo;
 mod dump;
 mod encoding;
 mod kv;
+mod migrate;
 mod progress;
 mod secrets;
 mod stat;
@@ -170,6 +171,13 @@ enum Command {
         #[arg(long = "break")]
         break_lock: bool,
     },
+    /// Read an emdb 0.8.5 database and write an equivalent one in the current format.
+    Migrate {
+        /// The 0.8.5 database.
+        old: PathBuf,
+        /// The new database (must not exist).
+        new: PathBuf,
+    },
     /// Encrypt a closed database in place (new secret from `EMDB_NEW_PASSPHRASE`, `EMDB_NEW_KEY` or
     /// a prompt).
     Encrypt {
@@ -284,6 +292,7 @@ fn main() -> ExitCode {
         Command::Compact { path } => admin::compact(&path, &progress),
         Command::Backup { path, target } => admin::backup(&path, &target, &progress),
         Command::Lock { path, break_lock } => admin::lock(&path, break_lock),
+        Command::Migrate { old, new } => migrate::run(&old, &new, &progress),
         Command::Encrypt { path } => admin::encrypt(&path, &progress),
         Command::Decrypt { path } => admin::decrypt(&path, &progress),
         Command::Rekey { path } => admin::rekey(&path, &progress),
