@@ -5,6 +5,7 @@
 //! even after a compaction replaced the file; values come from the current generation, so a key
 //! removed since is skipped and an overwritten key shows its new value.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::engine::{Engine, Generation};
@@ -80,31 +81,85 @@ impl Iterator for EngineIter {
     }
 }
 
-/// Iterator over keys fixed at creation (a range result), yielding current values in order.
+/// Keys fetched from the ordered index per step of a [`RangeIter`].
+const RANGE_PAGE: usize = 64;
+
+/// Iterator over a key range in order. The set of keys is the range's keys when the iterator was
+/// made: it pages lazily through the ordered index of the generation it was made from, skipping
+/// keys inserted later (by their insertion sequence number), and reads each value when reached
+/// (a key removed since is skipped).
 #[derive(Debug)]
-pub struct KeyListIter {
+pub struct RangeIter {
     engine: Arc<Engine>,
+    cur: Arc<Generation>,
     ns: u32,
-    keys: std::vec::IntoIter<Vec<u8>>,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    max_seq: u64,
+    page: std::vec::IntoIter<Vec<u8>>,
+    exhausted: bool,
 }
 
-impl KeyListIter {
-    /// Iterates `keys` of namespace `ns`, skipping those gone when reached.
-    pub fn new(engine: Arc<Engine>, ns: u32, keys: Vec<Vec<u8>>) -> Self {
-        KeyListIter {
-            engine,
-            ns,
-            keys: keys.into_iter(),
+impl Engine {
+    /// Iterates the keys of namespace `ns` within the bounds, in order (needs the ordered index).
+    pub fn range_iter(
+        self: &Arc<Self>,
+        ns: u32,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+    ) -> Result<RangeIter> {
+        let cur = self.generation.load_full();
+        if !cur.index.ordered() {
+            return Err(EngineError::RangeIndexDisabled);
         }
+        let max_seq = cur
+            .index
+            .with_ns(ns, |n| n.current_seq())
+            .ok_or(EngineError::NamespaceMissing(ns))?;
+        Ok(RangeIter {
+            engine: self.clone(),
+            cur,
+            ns,
+            lo,
+            hi,
+            max_seq,
+            page: Vec::new().into_iter(),
+            exhausted: false,
+        })
     }
 }
 
-impl Iterator for KeyListIter {
+impl RangeIter {
+    fn refill(&mut self) {
+        let lo = self.lo.as_ref().map(Vec::as_slice);
+        let hi = self.hi.as_ref().map(Vec::as_slice);
+        let page = self
+            .cur
+            .index
+            .with_ns(self.ns, |n| n.range_keys(lo, hi, RANGE_PAGE, self.max_seq))
+            .flatten()
+            .unwrap_or_default();
+        self.exhausted = page.len() < RANGE_PAGE;
+        if let Some(last) = page.last() {
+            self.lo = Bound::Excluded(last.clone());
+        }
+        self.page = page.into_iter();
+    }
+}
+
+impl Iterator for RangeIter {
     type Item = Result<(Vec<u8>, Vec<u8>, u64)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let key = self.keys.next()?;
+            let key = match self.page.next() {
+                Some(k) => k,
+                None if self.exhausted => return None,
+                None => {
+                    self.refill();
+                    continue;
+                }
+            };
             match self.engine.get(self.ns, &key) {
                 Ok(Some((value, exp))) => return Some(Ok((key, value, exp))),
                 Ok(None) => {}

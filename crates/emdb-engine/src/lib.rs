@@ -38,7 +38,7 @@ pub use compaction::CompactReport;
 pub use config::{EngineConfig, SyncPolicy};
 pub use engine::{Engine, EngineStats, OpenReport};
 pub use error::{Corruption, EngineError, Result};
-pub use iter::{EngineIter, KeyListIter};
+pub use iter::{EngineIter, RangeIter};
 pub use lockfile::LockHolder;
 pub use log::reader::ValueBytes;
 pub use repair::RepairReport;

@@ -107,7 +107,7 @@ impl Engine {
             return Err(EngineError::RangeIndexDisabled);
         }
         cur.index
-            .with_ns(ns, |n| n.range_keys(lo, hi, limit))
+            .with_ns(ns, |n| n.range_keys(lo, hi, limit, u64::MAX))
             .ok_or(EngineError::NamespaceMissing(ns))?
             .ok_or(EngineError::RangeIndexDisabled)
     }

@@ -8,7 +8,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use emdb_engine::{EngineIter, KeyListIter};
+use emdb_engine::{EngineIter, RangeIter};
 
 use crate::db::Inner;
 use crate::error::Result;
@@ -16,7 +16,7 @@ use crate::ttl::is_expired;
 
 enum Source {
     All(EngineIter),
-    Keys(KeyListIter),
+    Range(RangeIter),
 }
 
 /// The shared machinery: an engine iterator plus TTL filtering.
@@ -43,10 +43,14 @@ impl RecordIter {
         ns: u32,
         bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
     ) -> Result<Self> {
-        let keys = inner.space(ns).range_keys(bounds)?;
-        let it = KeyListIter::new(inner.engine.clone(), ns, keys);
+        if !inner.range_scans {
+            return Err(emdb_engine::EngineError::RangeIndexDisabled.into());
+        }
+        let it = inner
+            .engine
+            .range_iter(ns, bounds.0.clone(), bounds.1.clone())?;
         Ok(RecordIter {
-            source: Source::Keys(it),
+            source: Source::Range(it),
             inner: inner.clone(),
         })
     }
@@ -59,7 +63,7 @@ impl Iterator for RecordIter {
         loop {
             let item = match &mut self.source {
                 Source::All(it) => it.next()?,
-                Source::Keys(it) => it.next()?,
+                Source::Range(it) => it.next()?,
             };
             if let Ok((k, v, exp)) = item
                 && !is_expired(exp, self.inner.clock.now())

@@ -53,13 +53,6 @@ pub(crate) fn owned_bounds<R: RangeBounds<Vec<u8>>>(r: &R) -> (Bound<Vec<u8>>, B
     (r.start_bound().cloned(), r.end_bound().cloned())
 }
 
-fn as_slices(b: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
-    (
-        b.0.as_ref().map(Vec::as_slice),
-        b.1.as_ref().map(Vec::as_slice),
-    )
-}
-
 impl Space<'_> {
     fn now(&self) -> u64 {
         self.inner.clock.now()
@@ -217,17 +210,5 @@ impl Space<'_> {
             let n = ops.len();
             Ok((ops, n))
         })?)
-    }
-
-    /// Keys in the range, in order, fixed now.
-    pub(crate) fn range_keys(
-        &self,
-        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
-    ) -> Result<Vec<Vec<u8>>> {
-        if !self.inner.range_scans {
-            return Err(emdb_engine::EngineError::RangeIndexDisabled.into());
-        }
-        let (lo, hi) = as_slices(bounds);
-        Ok(self.inner.engine.range_keys(self.ns, lo, hi, usize::MAX)?)
     }
 }

@@ -8,7 +8,7 @@
 
 pub(crate) mod table;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +37,11 @@ pub(crate) struct NsIndex {
     live: AtomicU64,
     /// Live records that carry an expiry (lets callers skip expiry scans when there are none).
     expiring: AtomicU64,
-    ordered: Option<RwLock<BTreeSet<Box<[u8]>>>>,
+    /// Ordered keys, each with the sequence number of its insertion (for range iterators that
+    /// must not yield keys inserted after their creation).
+    ordered: Option<RwLock<BTreeMap<Box<[u8]>, u64>>>,
+    /// Last insertion sequence number handed out.
+    seq: AtomicU64,
 }
 
 impl NsIndex {
@@ -46,7 +50,8 @@ impl NsIndex {
             shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
             live: AtomicU64::new(0),
             expiring: AtomicU64::new(0),
-            ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
+            ordered: ordered.then(|| RwLock::new(BTreeMap::new())),
+            seq: AtomicU64::new(0),
         }
     }
 
@@ -56,7 +61,8 @@ impl NsIndex {
             shards: tables.into_iter().map(RwLock::new).collect(),
             live: AtomicU64::new(live),
             expiring: AtomicU64::new(expiring),
-            ordered: ordered.then(|| RwLock::new(BTreeSet::new())),
+            ordered: ordered.then(|| RwLock::new(BTreeMap::new())),
+            seq: AtomicU64::new(0),
         }
     }
 
@@ -107,7 +113,8 @@ impl NsIndex {
         if old.is_none() {
             self.live.fetch_add(1, Ordering::Relaxed);
             if let Some(o) = &self.ordered {
-                o.write().insert(key.into());
+                let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+                o.write().insert(key.into(), seq);
             }
         }
         Ok(old)
@@ -159,16 +166,23 @@ impl NsIndex {
     /// Inserts a key into the ordered set only (used when rebuilding it after a snapshot load).
     pub(crate) fn insert_ordered(&self, key: &[u8]) {
         if let Some(o) = &self.ordered {
-            o.write().insert(key.into());
+            o.write().insert(key.into(), 0);
         }
     }
 
-    /// Keys within the bounds, in order; `None` without an ordered index.
+    /// The last insertion sequence number: keys inserted later have a higher one.
+    pub(crate) fn current_seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Keys within the bounds inserted at or before `max_seq`, in order, at most `limit`;
+    /// `None` without an ordered index.
     pub(crate) fn range_keys(
         &self,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         limit: usize,
+        max_seq: u64,
     ) -> Option<Vec<Vec<u8>>> {
         let o = self.ordered.as_ref()?.read();
         if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
@@ -183,8 +197,9 @@ impl NsIndex {
         }
         Some(
             o.range::<[u8], _>((lo, hi))
+                .filter(|(_, seq)| **seq <= max_seq)
                 .take(limit)
-                .map(|k| k.to_vec())
+                .map(|(k, _)| k.to_vec())
                 .collect(),
         )
     }

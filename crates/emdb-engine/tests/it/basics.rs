@@ -268,8 +268,46 @@ fn range_keys_are_ordered_and_need_the_ordered_index() {
         .range_keys(0, Bound::Unbounded, Bound::Unbounded, usize::MAX)
         .unwrap();
     assert_eq!(all.len(), 49);
-    let mut it = emdb_engine::KeyListIter::new(e.clone(), 0, all);
+    let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
     assert_eq!(it.next().unwrap().unwrap().0, key(0));
+}
+
+#[test]
+fn range_iterators_page_lazily_and_skip_keys_inserted_after_creation() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true).with_range_index(true));
+    for i in (0..400).step_by(2) {
+        e.put(0, &key(i), b"old", 0).unwrap();
+    }
+    let it = e
+        .range_iter(0, Bound::Included(key(100)), Bound::Excluded(key(300)))
+        .unwrap();
+    // After creation: odd keys inserted (must not show), some removed, some overwritten, and a
+    // compaction swaps the generation.
+    for i in (101..300).step_by(2) {
+        e.put(0, &key(i), b"new key", 0).unwrap();
+    }
+    e.remove(0, &key(150)).unwrap();
+    e.put(0, &key(200), b"newer", 0).unwrap();
+    e.compact(None).unwrap();
+    let got: Vec<_> = it.map(|r| r.unwrap()).collect();
+    let want: Vec<_> = (100..300)
+        .step_by(2)
+        .filter(|i| *i != 150)
+        .map(key)
+        .collect();
+    assert_eq!(
+        got.iter().map(|(k, _, _)| k.clone()).collect::<Vec<_>>(),
+        want
+    );
+    assert_eq!(
+        got.iter().find(|(k, _, _)| *k == key(200)).unwrap().1,
+        b"newer"
+    );
+    assert!(matches!(
+        open(&temp_db().1, os_config(true)).range_iter(0, Bound::Unbounded, Bound::Unbounded),
+        Err(EngineError::RangeIndexDisabled)
+    ));
 }
 
 #[test]
