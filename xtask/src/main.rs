@@ -9,6 +9,7 @@
     reason = "command-line tool: it reports on the terminal and exits with a status"
 )]
 
+mod bench;
 mod fuzz;
 mod tidy;
 
@@ -20,6 +21,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                      fmt check, clippy -D warnings, tests, tidy (what .ci/run runs before fuzzing)
   tidy                    repository rules: layering, unsafe, file size, docs, ASCII
+  bench [--compare [--n N] [--engines emdb,redb,..]]
+                          criterion benches, or the side-by-side comparison with peer engines
   fuzz [--smoke] [--time SECS] [TARGET...]
                           build and run cargo-fuzz targets (all when none named);
                           --smoke runs each for 25 s";
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
             }
         }),
         Some("fuzz") => fuzz::run(&root(), &args[1..]),
+        Some("bench") => bench::run(&root(), &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,176 @@
+//! Side-by-side benchmark of emdb against redb, LMDB (heed), fjall, sled and emdb 0.8.5, with the
+//! workload of redb's `lmdb_benchmark`. Each build has one engine feature; `cargo xtask bench
+//! --compare` builds and runs each in its own process and prints the comparison table.
+//!
+//! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit]`, or `emdb-bench --report FILE...`
+//! to print the comparison table of earlier runs.
+#![cfg_attr(
+    not(any(
+        feature = "emdb",
+        feature = "emdb085",
+        feature = "redb",
+        feature = "sled",
+        feature = "fjall"
+    )),
+    allow(dead_code, reason = "a report-only build compiles no engine")
+)]
+
+mod engine;
+mod report;
+mod workload;
+
+#[cfg(feature = "fjall")]
+mod fjall_db;
+#[cfg(feature = "emdb")]
+mod ours;
+#[cfg(feature = "redb")]
+mod redb_db;
+#[cfg(feature = "sled")]
+mod sled_db;
+#[cfg(feature = "emdb085")]
+mod v085;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::engine::BenchEngine;
+use crate::workload::Measure;
+
+struct Args {
+    n: usize,
+    out: Option<PathBuf>,
+    group_commit: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        n: 1_000_000,
+        out: None,
+        group_commit: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--n" => {
+                a.n = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--n takes a number")
+            }
+            "--out" => a.out = it.next().map(PathBuf::from),
+            "--group-commit" => a.group_commit = true,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+/// Peak resident set of this process, KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn run<E: BenchEngine>(a: &Args) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    eprintln!("{}: n = {}", E::NAME, a.n);
+    let results = workload::run::<E>(dir.path(), a.n);
+    let rows: Vec<_> = results
+        .iter()
+        .map(|(phase, m)| match m {
+            Measure::Time(d) => json!({ "phase": phase, "ms": d.as_secs_f64() * 1e3 }),
+            Measure::Bytes(b) => json!({ "phase": phase, "bytes": b }),
+            Measure::NotSupported => json!({ "phase": phase }),
+        })
+        .collect();
+    let out =
+        json!({ "engine": E::NAME, "n": a.n, "results": rows, "peak_rss_kib": peak_rss_kib() });
+    match &a.out {
+        Some(p) => std::fs::write(p, out.to_string()).unwrap(),
+        None => println!("{out}"),
+    }
+}
+
+#[cfg(feature = "emdb")]
+fn group_commit(a: &Args) {
+    use std::time::{Duration, Instant};
+
+    use emdb::{EmdbBuilder, FlushPolicy};
+    let per_thread = 2_000;
+    let mut rows = Vec::new();
+    for (label, policy) in [
+        ("default", FlushPolicy::OnEachFlush),
+        (
+            "group",
+            FlushPolicy::Group {
+                max_wait: Duration::from_micros(500),
+                max_batch: 8,
+            },
+        ),
+    ] {
+        for threads in [1usize, 2, 4, 8] {
+            let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+            let db = EmdbBuilder::new()
+                .path(dir.path().join("gc.emdb"))
+                .flush_policy(policy)
+                .build()
+                .unwrap();
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let db = db.clone();
+                    s.spawn(move || {
+                        let mut rng = workload::Rng::new(t as u64 + 1);
+                        for _ in 0..per_thread {
+                            let (k, v) = rng.pair();
+                            db.insert(k, v).unwrap();
+                            db.flush().unwrap();
+                        }
+                    });
+                }
+            });
+            let secs = start.elapsed().as_secs_f64();
+            let rate = (threads * per_thread) as f64 / secs;
+            eprintln!("  {label} {threads} threads: {rate:.0} durable records/s");
+            rows.push(json!({ "policy": label, "threads": threads, "records_per_sec": rate }));
+        }
+    }
+    let out = json!({ "engine": "emdb", "group_commit": rows });
+    match &a.out {
+        Some(p) => std::fs::write(p, out.to_string()).unwrap(),
+        None => println!("{out}"),
+    }
+}
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("--report") {
+        let files: Vec<PathBuf> = raw[1..].iter().map(PathBuf::from).collect();
+        report::run(&files);
+        return;
+    }
+    let a = args();
+    if a.group_commit {
+        #[cfg(feature = "emdb")]
+        group_commit(&a);
+        return;
+    }
+    #[cfg(feature = "emdb")]
+    run::<ours::Ours>(&a);
+    #[cfg(feature = "emdb085")]
+    run::<v085::V085>(&a);
+    #[cfg(feature = "redb")]
+    run::<redb_db::Redb>(&a);
+    #[cfg(feature = "sled")]
+    run::<sled_db::Sled>(&a);
+    #[cfg(feature = "fjall")]
+    run::<fjall_db::Fjall>(&a);
+    let _ = &a;
+}

@@ -1,0 +1,93 @@
+//! `cargo xtask bench --compare [--n N] [--engines a,b,..]`: builds the comparison bench once per
+//! engine (each engine is a cargo feature of `crates/emdb-bench`, a separate workspace), runs each
+//! in its own process, then prints the table. Results go to `target/bench/`.
+
+use std::path::Path;
+
+const ENGINES: [&str; 5] = ["emdb", "emdb085", "redb", "fjall", "sled"];
+
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    let mut n = "1000000".to_owned();
+    let mut engines: Vec<String> = ENGINES.iter().map(|s| (*s).to_owned()).collect();
+    let mut compare = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--compare" => compare = true,
+            "--n" => n.clone_from(it.next().ok_or("--n needs a number")?),
+            "--engines" => {
+                engines = it
+                    .next()
+                    .ok_or("--engines needs a list")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+            }
+            other => return Err(format!("unknown bench option `{other}`")),
+        }
+    }
+    if !compare {
+        return crate::cargo(root, &["bench", "--workspace"], &[]);
+    }
+    let out_dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    let manifest = root.join("crates/emdb-bench/Cargo.toml");
+    let manifest = manifest.to_str().ok_or("non-UTF-8 path")?;
+    let mut files = Vec::new();
+    for engine in &engines {
+        let out = out_dir.join(format!("{engine}.json"));
+        let out_s = out.to_str().ok_or("non-UTF-8 path")?.to_owned();
+        crate::cargo(
+            &out_dir,
+            &[
+                "run",
+                "--release",
+                "--manifest-path",
+                manifest,
+                "--no-default-features",
+                "--features",
+                engine,
+                "--",
+                "--n",
+                &n,
+                "--out",
+                &out_s,
+            ],
+            &[],
+        )?;
+        files.push(out_s);
+    }
+    if engines.iter().any(|e| e == "emdb") {
+        let gc = out_dir.join("group_commit.json");
+        let gc_s = gc.to_str().ok_or("non-UTF-8 path")?;
+        crate::cargo(
+            &out_dir,
+            &[
+                "run",
+                "--release",
+                "--manifest-path",
+                manifest,
+                "--no-default-features",
+                "--features",
+                "emdb",
+                "--",
+                "--group-commit",
+                "--out",
+                gc_s,
+            ],
+            &[],
+        )?;
+    }
+    let mut report = vec![
+        "run",
+        "--release",
+        "--manifest-path",
+        manifest,
+        "--no-default-features",
+        "--",
+        "--report",
+    ];
+    report.extend(files.iter().map(String::as_str));
+    crate::cargo(&out_dir, &report, &[])
+}
