@@ -11,26 +11,38 @@ use crate::error::{EngineError, Result};
 use crate::log::reader::ValueBytes;
 
 impl Engine {
-    pub(crate) fn locate(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<u64>> {
+    /// Finds `key` and hands its decoded entry to `f`, decoding (and checksumming) the entry
+    /// once: the same decode compares the key and serves the value.
+    pub(crate) fn lookup<R>(
+        cur: &Generation,
+        ns: u32,
+        key: &[u8],
+        mut f: impl FnMut(u64, emdb_format::EntryRef<'_>) -> R,
+    ) -> Result<Option<R>> {
         let h = cur.index.hash(key);
+        let mut out = None;
         cur.index
-            .with_ns(ns, |n| n.find(h, |off| cur.reader.key_eq(off, key)))
-            .ok_or(EngineError::NamespaceMissing(ns))?
+            .with_ns(ns, |n| {
+                n.find(h, |off| {
+                    cur.reader.with_entry(off, |e| {
+                        let hit = e.key == key;
+                        if hit {
+                            out = Some(f(off, e));
+                        }
+                        hit
+                    })
+                })
+            })
+            .ok_or(EngineError::NamespaceMissing(ns))??;
+        Ok(out)
     }
 
     pub(crate) fn get_in(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
-        let Some(off) = Self::locate(cur, ns, key)? else {
-            return Ok(None);
-        };
-        cur.reader
-            .with_entry(off, |e| Some((e.value.to_vec(), e.expires_at)))
+        Self::lookup(cur, ns, key, |_, e| (e.value.to_vec(), e.expires_at))
     }
 
     pub(crate) fn expires_in(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<u64>> {
-        let Some(off) = Self::locate(cur, ns, key)? else {
-            return Ok(None);
-        };
-        cur.reader.with_entry(off, |e| Some(e.expires_at))
+        Self::lookup(cur, ns, key, |_, e| e.expires_at)
     }
 
     /// Value and expiry (unix ms, 0 = none) of `key`, whether or not it has expired.
@@ -41,10 +53,40 @@ impl Engine {
     /// Like [`Engine::get`], but borrows the value from the memory map when it can.
     pub fn get_ref(&self, ns: u32, key: &[u8]) -> Result<Option<(ValueBytes, u64)>> {
         let cur = self.generation.load();
-        let Some(off) = Self::locate(&cur, ns, key)? else {
-            return Ok(None);
-        };
-        cur.reader.value(off).map(Some)
+        if let Some(map) = cur.reader.plain_mapping() {
+            // Decode against exactly the map the reference will keep alive; a map older than the
+            // entry found (the file grew meanwhile) sends us to the general path.
+            let h = cur.index.hash(key);
+            let mut found = None;
+            let probe = cur.index.with_ns(ns, |n| {
+                n.find(h, |off| match map_entry(&map, off) {
+                    Some(Ok((e, start))) => {
+                        let hit = e.key == key;
+                        if hit {
+                            found = Some((start, e.value.len(), e.expires_at));
+                        }
+                        Ok(hit)
+                    }
+                    Some(Err(err)) => Err(Some(EngineError::Corrupted {
+                        offset: off,
+                        reason: crate::error::Corruption::Frame(err),
+                    })),
+                    None => Err(None),
+                })
+            });
+            match probe {
+                None => return Err(EngineError::NamespaceMissing(ns)),
+                Some(Ok(_)) => {
+                    return Ok(found
+                        .map(|(start, len, exp)| (ValueBytes::Mapped { map, start, len }, exp)));
+                }
+                Some(Err(Some(e))) => return Err(e),
+                Some(Err(None)) => {}
+            }
+        }
+        Self::lookup(&cur, ns, key, |off, _| off)?
+            .map(|off| cur.reader.value(off))
+            .transpose()
     }
 
     /// Expiry of `key` without reading its value.
@@ -129,5 +171,23 @@ impl Engine {
             })?;
         }
         Ok(out)
+    }
+}
+
+/// Decodes the entry at `offset` of `map`: `None` if the map does not (fully) cover it (a map
+/// older than the entry), else the entry and where its value starts in the map.
+fn map_entry(
+    map: &crate::log::mmap::Mapping,
+    offset: u64,
+) -> Option<std::result::Result<(emdb_format::EntryRef<'_>, usize), emdb_format::DecodeError>> {
+    let at = usize::try_from(offset).ok()?;
+    let bytes = map.as_slice().get(at..)?;
+    match emdb_format::EntryRef::decode(bytes) {
+        Ok((e, _)) => {
+            let start = at + emdb_format::ENTRY_HEADER_LEN + e.key.len();
+            Some(Ok((e, start)))
+        }
+        Err(e) if e.is_incomplete() => None,
+        Err(e) => Some(Err(e)),
     }
 }

@@ -111,6 +111,14 @@ impl LogReader {
         Ok(())
     }
 
+    /// The current map of a plaintext file (values can be borrowed from it), if any.
+    pub(crate) fn plain_mapping(&self) -> Option<Arc<Mapping>> {
+        if self.sealer.is_some() {
+            return None;
+        }
+        self.mapping()
+    }
+
     /// The current map, if reads go through one.
     pub(crate) fn mapping(&self) -> Option<Arc<Mapping>> {
         self.map.as_ref().map(ArcSwap::load_full)
@@ -172,11 +180,6 @@ impl LogReader {
             .read_at(&mut buf, offset)
             .map_err(EngineError::io("reading an entry"))?;
         Ok(buf)
-    }
-
-    /// Whether the entry at `offset` has this key.
-    pub(crate) fn key_eq(&self, offset: u64, key: &[u8]) -> Result<bool> {
-        self.with_entry(offset, |e| e.key == key)
     }
 
     /// The value at `offset`, borrowed from the map when possible, with its expiry.
