@@ -108,6 +108,7 @@ impl Engine {
         lo: Bound<Vec<u8>>,
         hi: Bound<Vec<u8>>,
     ) -> Result<RangeIter> {
+        self.ensure_ordered(ns)?;
         let cur = self.generation.load_full();
         if !cur.index.ordered() {
             return Err(EngineError::RangeIndexDisabled);

@@ -103,6 +103,33 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))
     }
 
+    /// Builds the ordered key set of namespace `ns` if a snapshot load deferred it. Runs under
+    /// the writer mutex, reading every key of the namespace once.
+    pub(crate) fn ensure_ordered(&self, ns: u32) -> Result<()> {
+        let pending = self
+            .generation
+            .load()
+            .index
+            .with_ns(ns, |n| n.ordered_pending());
+        if pending != Some(true) {
+            return Ok(());
+        }
+        let _w = self.writer.lock();
+        let cur = self.generation.load();
+        let Some(nsi) = cur.index.ns(ns) else {
+            return Ok(());
+        };
+        if !nsi.ordered_pending() {
+            return Ok(());
+        }
+        let mut keys = Vec::with_capacity(usize::try_from(nsi.len()).unwrap_or(0));
+        for off in nsi.offsets() {
+            keys.push(cur.reader.with_entry(off, |e| Box::<[u8]>::from(e.key))?);
+        }
+        nsi.install_ordered(keys);
+        Ok(())
+    }
+
     /// Live records of namespace `ns` whose expiry is unset or after `now_ms`.
     ///
     /// O(1) when no live record of the namespace has an expiry; otherwise reads every record's
@@ -144,6 +171,7 @@ impl Engine {
         hi: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Vec<u8>>> {
+        self.ensure_ordered(ns)?;
         let cur = self.generation.load();
         if !cur.index.ordered() {
             return Err(EngineError::RangeIndexDisabled);

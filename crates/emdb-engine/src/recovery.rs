@@ -161,9 +161,6 @@ pub(crate) fn recover(
             (0, 0),
         ),
     };
-    if used_snapshot && ordered {
-        rebuild_ordered(&index, reader)?;
-    }
     let mut scanner = Scanner::new(&image, start);
     let mut frames = 0u64;
     for sf in scanner.by_ref() {
@@ -215,15 +212,4 @@ pub(crate) fn recover(
         used_snapshot,
         frames_replayed: frames,
     })
-}
-
-/// Fills the ordered key sets from the hash shards (after a snapshot load).
-fn rebuild_ordered(index: &Index, reader: &LogReader) -> Result<()> {
-    for id in index.ids() {
-        let Some(ns) = index.ns(id) else { continue };
-        for off in ns.offsets() {
-            reader.with_entry(off, |e| ns.insert_ordered(e.key))?;
-        }
-    }
-    Ok(())
 }

@@ -19,6 +19,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use table::{TAG_BITS, Table};
 
+/// Key -> insertion sequence number, in key order.
+type OrderedKeys = BTreeMap<Box<[u8]>, u64>;
+
 /// Shards per namespace.
 pub(crate) const SHARDS: usize = 16;
 const SHARD_BITS: u32 = 4;
@@ -38,8 +41,9 @@ pub(crate) struct NsIndex {
     /// Live records that carry an expiry (lets callers skip expiry scans when there are none).
     expiring: AtomicU64,
     /// Ordered keys, each with the sequence number of its insertion (for range iterators that
-    /// must not yield keys inserted after their creation).
-    ordered: Option<RwLock<BTreeMap<Box<[u8]>, u64>>>,
+    /// must not yield keys inserted after their creation). After a snapshot load it is built on
+    /// first use (`None` inside until then); writes maintain it only once built.
+    ordered: Option<RwLock<Option<OrderedKeys>>>,
     /// Last insertion sequence number handed out.
     seq: AtomicU64,
 }
@@ -50,7 +54,7 @@ impl NsIndex {
             shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
             live: AtomicU64::new(0),
             expiring: AtomicU64::new(0),
-            ordered: ordered.then(|| RwLock::new(BTreeMap::new())),
+            ordered: ordered.then(|| RwLock::new(Some(BTreeMap::new()))),
             seq: AtomicU64::new(0),
         }
     }
@@ -61,7 +65,7 @@ impl NsIndex {
             shards: tables.into_iter().map(RwLock::new).collect(),
             live: AtomicU64::new(live),
             expiring: AtomicU64::new(expiring),
-            ordered: ordered.then(|| RwLock::new(BTreeMap::new())),
+            ordered: ordered.then(|| RwLock::new(None)),
             seq: AtomicU64::new(0),
         }
     }
@@ -112,9 +116,11 @@ impl NsIndex {
         let old = self.shards[h.shard].write().upsert(h.tag, offset, eq)?;
         if old.is_none() {
             self.live.fetch_add(1, Ordering::Relaxed);
-            if let Some(o) = &self.ordered {
+            if let Some(o) = &self.ordered
+                && let Some(map) = o.write().as_mut()
+            {
                 let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-                o.write().insert(key.into(), seq);
+                map.insert(key.into(), seq);
             }
         }
         Ok(old)
@@ -130,8 +136,10 @@ impl NsIndex {
         let old = self.shards[h.shard].write().remove(h.tag, eq)?;
         if old.is_some() {
             self.live.fetch_sub(1, Ordering::Relaxed);
-            if let Some(o) = &self.ordered {
-                o.write().remove(key);
+            if let Some(o) = &self.ordered
+                && let Some(map) = o.write().as_mut()
+            {
+                map.remove(key);
             }
         }
         Ok(old)
@@ -145,7 +153,8 @@ impl NsIndex {
         self.live.store(0, Ordering::Relaxed);
         self.expiring.store(0, Ordering::Relaxed);
         if let Some(o) = &self.ordered {
-            o.write().clear();
+            // Cleared: an empty set is exactly right, built or not.
+            *o.write() = Some(BTreeMap::new());
         }
     }
 
@@ -163,10 +172,16 @@ impl NsIndex {
         self.shards.iter().map(|s| s.read().clone()).collect()
     }
 
-    /// Inserts a key into the ordered set only (used when rebuilding it after a snapshot load).
-    pub(crate) fn insert_ordered(&self, key: &[u8]) {
+    /// Whether the ordered set must be built before use (after a snapshot load).
+    pub(crate) fn ordered_pending(&self) -> bool {
+        self.ordered.as_ref().is_some_and(|o| o.read().is_none())
+    }
+
+    /// Installs the ordered set built from `keys` (all counted as inserted before any iterator).
+    /// The caller holds the engine's writer mutex, so no write races with the build.
+    pub(crate) fn install_ordered(&self, keys: impl IntoIterator<Item = Box<[u8]>>) {
         if let Some(o) = &self.ordered {
-            o.write().insert(key.into(), 0);
+            *o.write() = Some(keys.into_iter().map(|k| (k, 0)).collect());
         }
     }
 
@@ -184,7 +199,8 @@ impl NsIndex {
         limit: usize,
         max_seq: u64,
     ) -> Option<Vec<Vec<u8>>> {
-        let o = self.ordered.as_ref()?.read();
+        let guard = self.ordered.as_ref()?.read();
+        let o = guard.as_ref()?;
         if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
             (lo, hi)
         {
@@ -251,12 +267,6 @@ impl Index {
 
     pub(crate) fn ns(&self, id: u32) -> Option<Arc<NsIndex>> {
         self.namespaces.load().get(&id).cloned()
-    }
-
-    pub(crate) fn ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.namespaces.load().keys().copied().collect();
-        ids.sort_unstable();
-        ids
     }
 
     /// Adds namespace `id` (no-op if present). Callers hold the engine's writer lock.

@@ -398,3 +398,35 @@ fn live_len_excludes_expired_and_survives_every_reopen_path() {
     e.put(0, b"x", b"v", 0).unwrap();
     assert_eq!(e.live_len(0, u64::MAX).unwrap(), 1);
 }
+
+#[test]
+fn ordered_index_deferred_after_a_snapshot_reopen_sees_every_write() {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true).with_range_index(true));
+        for i in 0..100 {
+            e.put(0, &key(i), b"v", 0).unwrap();
+        }
+    }
+    let e = open(&path, os_config(true).with_range_index(true));
+    assert!(e.open_report().used_snapshot);
+    // Writes before the first range call, while the ordered set is not built yet.
+    e.put(0, &key(500), b"new", 0).unwrap();
+    e.remove(0, &key(3)).unwrap();
+    e.clear(0).unwrap();
+    e.put(0, &key(7), b"after clear", 0).unwrap();
+    let all = e
+        .range_keys(0, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+        .unwrap();
+    assert_eq!(all, vec![key(7)]);
+    drop(e);
+    let e = open(&path, os_config(true).with_range_index(true));
+    e.put(0, &key(1), b"x", 0).unwrap();
+    e.remove(0, &key(7)).unwrap();
+    let got: Vec<_> = e
+        .range_iter(0, Bound::Unbounded, Bound::Unbounded)
+        .unwrap()
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(got, vec![key(1)]);
+}
