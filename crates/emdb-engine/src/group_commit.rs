@@ -3,7 +3,10 @@
 //! A flush asks for the log to be durable up to the tail it saw. If a sync is already running,
 //! the flusher waits for it and re-checks; otherwise it becomes the leader, syncs everything
 //! written so far, and wakes the others. So concurrent flushes share one `fdatasync` under every
-//! policy. The epoch changes when compaction swaps in a new file; a sync of the old file can then
+//! policy. Before syncing, a leader gathers its round: if the previous sync served k flushers, it
+//! waits until k have queued, at most half the recent `fdatasync` time (`max_wait` and
+//! `max_batch` under `Group`), so writers that flush after every record are batched instead of
+//! each syncing alone; a single writer never waits. The epoch changes when compaction swaps in a new file; a sync of the old file can then
 //! no longer advance the watermark.
 //!
 //! Invariant: `synced` only grows within an epoch and never exceeds what an `fdatasync` that
@@ -12,7 +15,7 @@
 //! dirty pages, so retrying the sync could falsely report success).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -28,18 +31,24 @@ struct SyncState {
     synced: u64,
     syncing: bool,
     waiting: usize,
+    /// Flushes the previous sync served (its leader and followers).
+    last_round: usize,
+    /// Recent `fdatasync` duration (moving average), which bounds how long a leader waits.
+    sync_time: Duration,
 }
 
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     state: Mutex<SyncState>,
+    /// Followers wait here for a sync to finish.
     cv: Condvar,
+    /// A gathering leader waits here for followers to queue (kept apart so arrivals do not wake
+    /// every follower).
+    gather: Condvar,
     /// End of the written log (published by the writer after each append).
     written: AtomicU64,
     /// Mirror of `state.synced` for lock-free reads (the lag field).
     synced: AtomicU64,
-    /// Writers between taking a ticket and finishing their append (for `Group`).
-    in_flight: AtomicUsize,
     poisoned: AtomicBool,
     syncs: AtomicU64,
 }
@@ -53,11 +62,13 @@ impl GroupCommit {
                 synced,
                 syncing: false,
                 waiting: 0,
+                last_round: 1,
+                sync_time: Duration::ZERO,
             }),
             cv: Condvar::new(),
+            gather: Condvar::new(),
             written: AtomicU64::new(synced),
             synced: AtomicU64::new(synced),
-            in_flight: AtomicUsize::new(0),
             poisoned: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
         }
@@ -69,14 +80,6 @@ impl GroupCommit {
 
     pub(crate) fn publish_written(&self, tail: u64) {
         self.written.store(tail, Ordering::Release);
-    }
-
-    pub(crate) fn writer_enter(&self) {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub(crate) fn writer_exit(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub(crate) fn poison(&self) {
@@ -126,33 +129,40 @@ impl GroupCommit {
                 break;
             }
             st.waiting += 1;
+            // Tell a gathering leader one more flusher has queued.
+            self.gather.notify_one();
             self.cv.wait(&mut st);
             st.waiting -= 1;
         }
         st.syncing = true;
-        if let SyncPolicy::Group {
-            max_wait,
-            max_batch,
-        } = policy
-        {
-            let deadline = Instant::now() + max_wait;
-            while self.in_flight.load(Ordering::Acquire) > 0
-                && st.waiting + 1 < max_batch
-                && Instant::now() < deadline
-            {
-                let nap = deadline.saturating_duration_since(Instant::now());
-                self.cv
-                    .wait_for(&mut st, nap.min(Duration::from_micros(50)));
-            }
+        // Gather the round: when the previous sync served several flushers, they are likely
+        // writing again right now; wait (briefly) for as many to queue before syncing, so one
+        // fdatasync covers them all. A lone writer (last round of 1) never waits.
+        let (want, max_wait) = match policy {
+            SyncPolicy::Group {
+                max_wait,
+                max_batch,
+            } => (st.last_round.min(max_batch.max(1)), max_wait),
+            _ => (st.last_round, st.sync_time / 2),
+        };
+        let deadline = Instant::now() + max_wait;
+        while st.waiting + 1 < want && Instant::now() < deadline {
+            let nap = deadline.saturating_duration_since(Instant::now());
+            self.gather.wait_for(&mut st, nap);
         }
+        let participants = st.waiting + 1;
         let upto = self.written.load(Ordering::Acquire);
         let file = st.file.clone();
         let my_epoch = st.epoch;
         drop(st);
+        let started = Instant::now();
         let result = file.sync_data();
+        let took = started.elapsed();
         self.syncs.fetch_add(1, Ordering::Relaxed);
         let mut st = self.state.lock();
         st.syncing = false;
+        st.last_round = participants;
+        st.sync_time = (st.sync_time * 7 + took) / 8;
         let out = match result {
             Ok(()) => {
                 if st.epoch == my_epoch && upto > st.synced {

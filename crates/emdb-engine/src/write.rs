@@ -133,13 +133,7 @@ impl Engine {
             check_limits(op)?;
         }
         let entries: Vec<EntryRef<'_>> = ops.iter().map(WriteOp::entry).collect();
-        self.commit.writer_enter();
-        let result = {
-            let mut w = self.writer.lock();
-            self.commit_entries(&mut w, &entries)
-        };
-        self.commit.writer_exit();
-        result?;
+        self.commit_entries(&mut self.writer.lock(), &entries)?;
         if self.config.sync == SyncPolicy::EveryWrite {
             self.flush()?;
         }
@@ -207,7 +201,6 @@ impl Engine {
         &self,
         f: impl FnOnce(&LockedView<'_>) -> Result<(Vec<OwnedOp>, R)>,
     ) -> Result<R> {
-        self.commit.writer_enter();
         let result: Result<R> = (|| {
             let mut w = self.writer.lock();
             let cur = self.generation.load_full();
@@ -222,7 +215,6 @@ impl Engine {
             }
             Ok(out)
         })();
-        self.commit.writer_exit();
         let out = result?;
         if self.config.sync == SyncPolicy::EveryWrite {
             self.flush()?;
