@@ -15,20 +15,17 @@
     allow(dead_code, reason = "a report-only build compiles no engine")
 )]
 
+mod emdb_like;
 mod engine;
 mod report;
 mod workload;
 
 #[cfg(feature = "fjall")]
 mod fjall_db;
-#[cfg(feature = "emdb")]
-mod ours;
 #[cfg(feature = "redb")]
 mod redb_db;
 #[cfg(feature = "sled")]
 mod sled_db;
-#[cfg(feature = "emdb085")]
-mod v085;
 
 use std::path::PathBuf;
 
@@ -163,9 +160,9 @@ fn main() {
         return;
     }
     #[cfg(feature = "emdb")]
-    run::<ours::Ours>(&a);
+    run::<emdb_like::ours::Ours>(&a);
     #[cfg(feature = "emdb085")]
-    run::<v085::V085>(&a);
+    run::<emdb_like::v085::V085>(&a);
     #[cfg(feature = "redb")]
     run::<redb_db::Redb>(&a);
     #[cfg(feature = "sled")]
