@@ -74,32 +74,6 @@ pub(crate) fn read_whole(file: &dyn StorageFile, len: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Decodes an item, opening it if sealed; checks that sealing matches the file.
-pub(crate) fn item_entry<'a>(
-    reader: &LogReader,
-    item: FrameItem<'a>,
-    offset: u64,
-) -> Result<Cow<'a, [u8]>> {
-    match (item, reader.sealer()) {
-        (FrameItem::Entry(e), None) => {
-            let mut v = Vec::with_capacity(e.encoded_len());
-            e.encode_into(&mut v);
-            Ok(Cow::Owned(v))
-        }
-        (FrameItem::Sealed(s), Some(sealer)) => {
-            let aad = crate::sealer::entry_aad(reader.file_id(), offset);
-            let plain = sealer
-                .open(&aad, s.sealed)
-                .map_err(|_| EngineError::Unseal { offset })?;
-            Ok(Cow::Owned(plain))
-        }
-        _ => Err(EngineError::Corrupted {
-            offset,
-            reason: Corruption::SealMismatch,
-        }),
-    }
-}
-
 /// Runs `f` on every entry of a frame with its absolute offset.
 pub(crate) fn for_each_entry(
     reader: &LogReader,
@@ -113,16 +87,27 @@ pub(crate) fn for_each_entry(
             reason: Corruption::Frame(e),
         })?;
         let at = frame_offset + rel as u64;
-        if let (FrameItem::Entry(e), None) = (item, reader.sealer()) {
-            f(&e, at)?;
-            continue;
+        match (item, reader.sealer()) {
+            (FrameItem::Entry(e), None) => f(&e, at)?,
+            (FrameItem::Sealed(s), Some(sealer)) => {
+                let aad = crate::sealer::entry_aad(reader.file_id(), at);
+                let plain = sealer
+                    .open(&aad, s.sealed)
+                    .map_err(|_| EngineError::Unseal { offset: at })?;
+                let (e, _) = EntryRef::decode(&plain).map_err(|e| EngineError::Corrupted {
+                    offset: at,
+                    reason: Corruption::Frame(e),
+                })?;
+                f(&e, at)?;
+            }
+            // A plain entry in a sealed file, or the reverse.
+            _ => {
+                return Err(EngineError::Corrupted {
+                    offset: at,
+                    reason: Corruption::SealMismatch,
+                });
+            }
         }
-        let bytes = item_entry(reader, item, at)?;
-        let (e, _) = EntryRef::decode(&bytes).map_err(|e| EngineError::Corrupted {
-            offset: at,
-            reason: Corruption::Frame(e),
-        })?;
-        f(&e, at)?;
     }
     Ok(())
 }
