@@ -34,60 +34,36 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
     let manifest = root.join("crates/emdb-bench/Cargo.toml");
     let manifest = manifest.to_str().ok_or("non-UTF-8 path")?;
+    // Every run builds the bench crate with exactly one engine feature (or none for the
+    // report), so no two engines share a process or a build.
+    let bench = |feature: Option<&str>, bench_args: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--release",
+            "--manifest-path",
+            manifest,
+            "--no-default-features",
+        ];
+        if let Some(f) = feature {
+            args.extend(["--features", f]);
+        }
+        args.push("--");
+        args.extend_from_slice(bench_args);
+        crate::cargo(&out_dir, &args, &[])
+    };
     let mut files = Vec::new();
     for engine in &engines {
         let out = out_dir.join(format!("{engine}.json"));
         let out_s = out.to_str().ok_or("non-UTF-8 path")?.to_owned();
-        crate::cargo(
-            &out_dir,
-            &[
-                "run",
-                "--release",
-                "--manifest-path",
-                manifest,
-                "--no-default-features",
-                "--features",
-                engine,
-                "--",
-                "--n",
-                &n,
-                "--out",
-                &out_s,
-            ],
-            &[],
-        )?;
+        bench(Some(engine), &["--n", &n, "--out", &out_s])?;
         files.push(out_s);
     }
     if engines.iter().any(|e| e == "emdb") {
         let gc = out_dir.join("group_commit.json");
         let gc_s = gc.to_str().ok_or("non-UTF-8 path")?;
-        crate::cargo(
-            &out_dir,
-            &[
-                "run",
-                "--release",
-                "--manifest-path",
-                manifest,
-                "--no-default-features",
-                "--features",
-                "emdb",
-                "--",
-                "--group-commit",
-                "--out",
-                gc_s,
-            ],
-            &[],
-        )?;
+        bench(Some("emdb"), &["--group-commit", "--out", gc_s])?;
     }
-    let mut report = vec![
-        "run",
-        "--release",
-        "--manifest-path",
-        manifest,
-        "--no-default-features",
-        "--",
-        "--report",
-    ];
+    let mut report = vec!["--report"];
     report.extend(files.iter().map(String::as_str));
-    crate::cargo(&out_dir, &report, &[])
+    bench(None, &report)
 }
