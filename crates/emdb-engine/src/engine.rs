@@ -82,6 +82,9 @@ pub struct Engine {
     pub(crate) commit: GroupCommit,
     /// Serialises compaction, backup and checkpoint.
     pub(crate) maintenance: Mutex<()>,
+    /// The (file id, log end) the snapshot on disk describes, when known. A checkpoint at the
+    /// same point would write the same bytes again, so it only flushes.
+    snapshot_at: Mutex<Option<([u8; 16], u64)>>,
     report: OpenReport,
     _lock: LockGuard,
 }
@@ -240,8 +243,11 @@ impl Engine {
             frames_replayed: rec.frames_replayed,
             truncated_torn_tail: rec.torn,
         };
+        let snapshot_at =
+            (rec.used_snapshot && rec.frames_replayed == 0).then_some((header.file_id, rec.tail));
         Ok(Arc::new(Engine {
             path,
+            snapshot_at: Mutex::new(snapshot_at),
             commit: GroupCommit::new(file, rec.tail),
             generation: ArcSwap::from_pointee(Generation {
                 reader,
@@ -290,23 +296,33 @@ impl Engine {
 
     /// [`Engine::checkpoint`] for callers already holding the maintenance mutex.
     pub(crate) fn checkpoint_locked(&self) -> Result<()> {
-        let captured = {
+        let (captured, at) = {
             let w = self.writer.lock();
             self.commit.check()?;
             let cur = self.generation.load();
+            let at = (cur.header.file_id, w.tail);
+            if *self.snapshot_at.lock() == Some(at) {
+                drop(w);
+                return self.flush();
+            }
             let point = SnapshotPoint {
                 log_end: w.tail,
                 last_frame_offset: w.last_frame.0,
                 last_frame_crc: w.last_frame.1,
             };
             let names = self.names.read();
-            snapshot::capture(&cur.header.file_id, point, &names, &cur.index)
+            (
+                snapshot::capture(&cur.header.file_id, point, &names, &cur.index),
+                at,
+            )
         };
         // IMPORTANT: the frames the snapshot covers must be durable before the snapshot is.
         self.flush()?;
         let bytes = snapshot::encode(&captured);
         drop(captured);
-        snapshot::write(self.config.storage.as_ref(), &self.path, &bytes)
+        snapshot::write(self.config.storage.as_ref(), &self.path, &bytes)?;
+        *self.snapshot_at.lock() = Some(at);
+        Ok(())
     }
 
     /// Flushes and writes a snapshot (if configured), reporting errors that `Drop` would hide.

@@ -400,6 +400,39 @@ fn live_len_excludes_expired_and_survives_every_reopen_path() {
 }
 
 #[test]
+fn close_rewrites_the_snapshot_only_when_the_log_moved() {
+    let (_d, path) = temp_db();
+    let snap = emdb_engine::snapshot_path(&path);
+    open(&path, os_config(true)).put(0, b"a", b"1", 0).unwrap();
+    assert!(snap.exists());
+    // Opened from the snapshot with nothing to replay: closing would write the same bytes,
+    // so it does not write at all (the removed file stays removed).
+    let e = open(&path, os_config(true));
+    assert!(e.open_report().used_snapshot);
+    assert_eq!(e.open_report().frames_replayed, 0);
+    std::fs::remove_file(&snap).unwrap();
+    e.checkpoint().unwrap();
+    drop(e);
+    assert!(!snap.exists());
+    // Without a snapshot the open scans, and the close writes one.
+    let e = open(&path, os_config(true));
+    assert!(!e.open_report().used_snapshot);
+    drop(e);
+    assert!(snap.exists());
+    // A write after the last snapshot makes the next checkpoint write again.
+    let e = open(&path, os_config(true));
+    e.checkpoint().unwrap();
+    std::fs::remove_file(&snap).unwrap();
+    e.put(0, b"b", b"2", 0).unwrap();
+    e.checkpoint().unwrap();
+    assert!(snap.exists());
+    drop(e);
+    let e = open(&path, os_config(true));
+    assert!(e.open_report().used_snapshot);
+    assert_eq!(dump(&e, 0).len(), 2);
+}
+
+#[test]
 fn ordered_index_deferred_after_a_snapshot_reopen_sees_every_write() {
     let (_d, path) = temp_db();
     {
