@@ -14,33 +14,10 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use emdb_engine::{Engine, EngineConfig, WriteOp, snapshot_path};
 
-const KEY_LEN: usize = 24;
-const VALUE_LEN: usize = 150;
+#[path = "support/records.rs"]
+mod records;
 
-/// Deterministic pseudo-random bytes (splitmix64), so runs are comparable.
-fn fill(seed: u64, out: &mut [u8]) {
-    let mut x = seed;
-    for chunk in out.chunks_mut(8) {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-    }
-}
-
-fn key(i: u64) -> [u8; KEY_LEN] {
-    let mut k = [0u8; KEY_LEN];
-    fill(i, &mut k);
-    k
-}
-
-fn value(i: u64) -> [u8; VALUE_LEN] {
-    let mut v = [0u8; VALUE_LEN];
-    fill(i ^ 0x5555, &mut v);
-    v
-}
+use records::{key, value};
 
 fn load(path: &Path, n: u64) {
     let e = Engine::open(path, EngineConfig::default()).unwrap();

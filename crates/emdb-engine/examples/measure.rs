@@ -14,19 +14,8 @@ use std::time::{Duration, Instant};
 
 use emdb_engine::{Engine, EngineConfig, WriteOp, snapshot_path};
 
-fn splitmix(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn fill(state: &mut u64, out: &mut [u8]) {
-    for chunk in out.chunks_mut(8) {
-        chunk.copy_from_slice(&splitmix(state).to_le_bytes()[..chunk.len()]);
-    }
-}
+#[path = "../benches/support/records.rs"]
+mod records;
 
 /// Anonymous (heap) resident memory in KiB: what the index costs, without the page cache of
 /// the mapped log.
@@ -58,16 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     {
         let e = Engine::open(&path, EngineConfig::default())?;
-        let mut seed = 0x00c0_ffee_u64;
-        let mut keys = vec![[0u8; 24]; 10_000];
-        let mut values = vec![[0u8; 150]; 10_000];
         let mut done = 0;
         while done < n {
             let m = (n - done).min(10_000) as usize;
-            for i in 0..m {
-                fill(&mut seed, &mut keys[i]);
-                fill(&mut seed, &mut values[i]);
-            }
+            let keys: Vec<_> = (done..done + m as u64).map(records::key).collect();
+            let values: Vec<_> = (done..done + m as u64).map(records::value).collect();
             let ops: Vec<WriteOp<'_>> = (0..m)
                 .map(|i| WriteOp::Put {
                     ns: 0,
