@@ -203,15 +203,20 @@ impl RecordCipher {
         u64::from_le_bytes(okm)
     }
 
-    /// A key-check block for file `file_id`: a known plaintext sealed with a key derived for
-    /// this purpose, proving at open that a key is right before any record is read.
-    pub fn key_check(&self, file_id: &[u8; 16]) -> Result<[u8; KEY_CHECK_LEN], CryptoError> {
-        let key = derive(
+    /// The key that seals file `file_id`'s key-check block (never used for records).
+    fn check_key(&self, file_id: &[u8; 16]) -> Result<LessSafeKey, CryptoError> {
+        derive(
             &self.master,
             file_id,
             CHECK_KEY_INFO,
             self.cipher.algorithm(),
-        )?;
+        )
+    }
+
+    /// A key-check block for file `file_id`: a known plaintext sealed with a key derived for
+    /// this purpose, proving at open that a key is right before any record is read.
+    pub fn key_check(&self, file_id: &[u8; 16]) -> Result<[u8; KEY_CHECK_LEN], CryptoError> {
+        let key = self.check_key(file_id)?;
         let mut nonce = [0u8; NONCE_LEN];
         crate::random_bytes(&mut nonce)?;
         let mut buf = KEY_CHECK_PLAINTEXT.to_vec();
@@ -236,12 +241,7 @@ impl RecordCipher {
         file_id: &[u8; 16],
         block: &[u8; KEY_CHECK_LEN],
     ) -> Result<(), CryptoError> {
-        let key = derive(
-            &self.master,
-            file_id,
-            CHECK_KEY_INFO,
-            self.cipher.algorithm(),
-        )?;
+        let key = self.check_key(file_id)?;
         let used = NONCE_LEN + KEY_CHECK_PLAINTEXT.len() + TAG_LEN;
         let sealed = block.get(..used).ok_or(CryptoError::Decrypt)?;
         let plain = open_with(&key, file_id, sealed)?;
