@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-const ENGINES: [&str; 5] = ["emdb", "emdb085", "redb", "fjall", "sled"];
+const ENGINES: [&str; 6] = ["emdb", "emdb085", "redb", "lmdb", "fjall", "sled"];
 
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut n = "1000000".to_owned();

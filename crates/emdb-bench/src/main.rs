@@ -10,7 +10,8 @@
         feature = "emdb085",
         feature = "redb",
         feature = "sled",
-        feature = "fjall"
+        feature = "fjall",
+        feature = "lmdb"
     )),
     allow(dead_code, reason = "a report-only build compiles no engine")
 )]
@@ -22,6 +23,8 @@ mod workload;
 
 #[cfg(feature = "fjall")]
 mod fjall_db;
+#[cfg(feature = "lmdb")]
+mod lmdb_db;
 #[cfg(feature = "redb")]
 mod redb_db;
 #[cfg(feature = "sled")]
@@ -95,6 +98,35 @@ fn run<E: BenchEngine>(a: &Args) {
     }
 }
 
+/// The disk's floor for the individual-writes phase, with no engine: 1,000 times, write 200
+/// bytes and `fdatasync`. Returns milliseconds for appending to a growing file (each sync also
+/// commits the new size) and for writing in place into a preallocated file (data only).
+#[cfg(feature = "emdb")]
+fn fdatasync_baseline() -> (f64, f64) {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let record = [0x5au8; 200];
+    let mut append = std::fs::File::create(dir.path().join("append")).unwrap();
+    let start = Instant::now();
+    for _ in 0..1_000 {
+        append.write_all(&record).unwrap();
+        append.sync_data().unwrap();
+    }
+    let append_ms = start.elapsed().as_secs_f64() * 1e3;
+    let in_place = std::fs::File::create(dir.path().join("in_place")).unwrap();
+    in_place.write_all_at(&vec![0u8; 200 * 1_000], 0).unwrap();
+    in_place.sync_all().unwrap();
+    let start = Instant::now();
+    for i in 0..1_000u64 {
+        in_place.write_all_at(&record, i * 200).unwrap();
+        in_place.sync_data().unwrap();
+    }
+    (append_ms, start.elapsed().as_secs_f64() * 1e3)
+}
+
 #[cfg(feature = "emdb")]
 fn group_commit(a: &Args) {
     use std::time::{Duration, Instant};
@@ -139,7 +171,14 @@ fn group_commit(a: &Args) {
             rows.push(json!({ "policy": label, "threads": threads, "records_per_sec": rate }));
         }
     }
-    let out = json!({ "engine": "emdb", "group_commit": rows });
+    let (append_ms, in_place_ms) = fdatasync_baseline();
+    eprintln!("  1,000 x fdatasync: {append_ms:.0} ms appending, {in_place_ms:.0} ms in place");
+    let out = json!({
+        "engine": "emdb",
+        "group_commit": rows,
+        "fdatasync_1000_ms": in_place_ms,
+        "fdatasync_append_1000_ms": append_ms,
+    });
     match &a.out {
         Some(p) => std::fs::write(p, out.to_string()).unwrap(),
         None => println!("{out}"),
@@ -169,5 +208,7 @@ fn main() {
     run::<sled_db::Sled>(&a);
     #[cfg(feature = "fjall")]
     run::<fjall_db::Fjall>(&a);
+    #[cfg(feature = "lmdb")]
+    run::<lmdb_db::Lmdb>(&a);
     let _ = &a;
 }

@@ -1,45 +1,113 @@
-//! The comparison table: phases x engines from the per-engine JSON results, the best of each row
-//! in bold, and emdb's ratio to the best (below 1.0 means emdb is the fastest or smallest).
+//! The comparison tables from the per-run JSON files: phases x engines with the median of the
+//! repeated runs (and their range when there is more than one), the best median of each row in
+//! bold, and emdb's ratio to the best (at most 1.00 means emdb is the fastest or smallest); then
+//! the group-commit table and the raw `fdatasync` baseline.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-fn cell(v: &Value) -> Option<f64> {
-    v.get("ms")
-        .and_then(Value::as_f64)
-        .or_else(|| v.get("bytes").and_then(Value::as_f64))
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let mid = xs.len() / 2;
+    Some(if xs.len() % 2 == 1 {
+        xs[mid]
+    } else {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    })
 }
 
-fn show(v: &Value) -> String {
-    if let Some(ms) = v.get("ms").and_then(Value::as_f64) {
-        if ms >= 10_000.0 {
-            format!("{:.1}s", ms / 1e3)
-        } else {
-            format!("{ms:.0}ms")
-        }
-    } else if let Some(b) = v.get("bytes").and_then(Value::as_f64) {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+/// A phase's measurement and its unit: milliseconds or bytes.
+fn value(v: &Value) -> Option<(f64, bool)> {
+    v.get("ms")
+        .and_then(Value::as_f64)
+        .map(|ms| (ms, true))
+        .or_else(|| v.get("bytes").and_then(Value::as_f64).map(|b| (b, false)))
+}
+
+fn show(x: f64, is_ms: bool) -> String {
+    if !is_ms {
+        format!("{:.1} MiB", x / (1024.0 * 1024.0))
+    } else if x >= 10_000.0 {
+        format!("{:.1}s", x / 1e3)
+    } else if x >= 10.0 {
+        format!("{x:.0}ms")
     } else {
-        "n/a".to_owned()
+        format!("{x:.2}ms")
     }
 }
 
-pub fn run(files: &[PathBuf]) {
-    let runs: Vec<Value> = files
+/// One engine's results for one phase across its runs.
+struct Cell {
+    median: f64,
+    min: f64,
+    max: f64,
+    is_ms: bool,
+}
+
+impl Cell {
+    fn of(samples: &[(f64, bool)]) -> Option<Cell> {
+        let is_ms = samples.first()?.1;
+        let xs: Vec<f64> = samples.iter().map(|s| s.0).collect();
+        Some(Cell {
+            median: median(xs.clone())?,
+            min: xs.iter().copied().fold(f64::INFINITY, f64::min),
+            max: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            is_ms,
+        })
+    }
+
+    fn render(&self, runs: usize, best: bool) -> String {
+        let m = show(self.median, self.is_ms);
+        let m = if best { format!("**{m}**") } else { m };
+        if runs > 1 && self.is_ms {
+            format!(
+                "{m} ({}-{})",
+                show(self.min, true).trim_end_matches("ms"),
+                show(self.max, true)
+            )
+        } else {
+            m
+        }
+    }
+}
+
+fn load(files: &[PathBuf]) -> Vec<Value> {
+    files
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .filter_map(|t| serde_json::from_str(&t).ok())
-        .filter(|v: &Value| v.get("results").is_some())
-        .collect();
+        .collect()
+}
+
+pub fn run(files: &[PathBuf]) {
+    let all = load(files);
+    let runs: Vec<&Value> = all.iter().filter(|v| v.get("results").is_some()).collect();
     if runs.is_empty() {
         eprintln!("no results to report");
-        return;
+    } else {
+        phases_table(&runs);
     }
-    let names: Vec<String> = runs
+    let gc: Vec<&Value> = all
         .iter()
-        .map(|r| r["engine"].as_str().unwrap_or("?").to_owned())
+        .filter(|v| v.get("group_commit").is_some())
         .collect();
+    if !gc.is_empty() {
+        group_commit_table(&gc);
+    }
+}
+
+fn phases_table(runs: &[&Value]) {
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        let name = r["engine"].as_str().unwrap_or("?");
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let phases: Vec<String> = runs[0]["results"]
         .as_array()
         .map(|a| {
@@ -48,42 +116,100 @@ pub fn run(files: &[PathBuf]) {
                 .collect()
         })
         .unwrap_or_default();
-    let n = runs[0]["n"].as_u64().unwrap_or(0);
-    println!("N = {n}\n");
+    let per_engine = runs.len() / names.len().max(1);
+    println!(
+        "N = {}, {per_engine} run(s) per engine; median (min-max)\n",
+        runs[0]["n"].as_u64().unwrap_or(0)
+    );
     println!("| phase | {} | emdb / best |", names.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(names.len()));
     let mut rows = phases.clone();
     rows.push("peak RSS".to_owned());
     for phase in &rows {
-        let values: Vec<Value> = runs
+        let cells: Vec<Option<Cell>> = names
             .iter()
-            .map(|r| {
-                if phase == "peak RSS" {
-                    serde_json::json!({ "bytes": r["peak_rss_kib"].as_f64().unwrap_or(0.0) * 1024.0 })
-                } else {
-                    r["results"]
-                        .as_array()
-                        .and_then(|a| a.iter().find(|x| x["phase"] == phase.as_str()).cloned())
-                        .unwrap_or(Value::Null)
-                }
+            .map(|name| {
+                let samples: Vec<(f64, bool)> = runs
+                    .iter()
+                    .filter(|r| r["engine"] == *name)
+                    .filter_map(|r| {
+                        if phase == "peak RSS" {
+                            Some((r["peak_rss_kib"].as_f64()? * 1024.0, false))
+                        } else {
+                            let a = r["results"].as_array()?;
+                            value(a.iter().find(|x| x["phase"] == phase.as_str())?)
+                        }
+                    })
+                    .collect();
+                Cell::of(&samples)
             })
             .collect();
-        let best = values.iter().filter_map(cell).fold(f64::INFINITY, f64::min);
+        let best = cells
+            .iter()
+            .flatten()
+            .map(|c| c.median)
+            .fold(f64::INFINITY, f64::min);
         let ours = names
             .iter()
-            .position(|n| n == "emdb")
-            .and_then(|i| cell(&values[i]));
-        let cells: Vec<String> = values
+            .position(|n| *n == "emdb")
+            .and_then(|i| cells[i].as_ref());
+        let shown: Vec<String> = cells
             .iter()
-            .map(|v| match cell(v) {
-                Some(x) if (x - best).abs() < f64::EPSILON => format!("**{}**", show(v)),
-                _ => show(v),
+            .map(|c| match c {
+                Some(c) => c.render(per_engine, c.median == best),
+                None => "n/a".to_owned(),
             })
             .collect();
         let ratio = match ours {
-            Some(o) if best > 0.0 && best.is_finite() => format!("{:.2}", o / best),
+            Some(o) if best > 0.0 && best.is_finite() => format!("{:.2}", o.median / best),
             _ => "n/a".to_owned(),
         };
-        println!("| {phase} | {} | {ratio} |", cells.join(" | "));
+        println!("| {phase} | {} | {ratio} |", shown.join(" | "));
+    }
+}
+
+fn group_commit_table(gc: &[&Value]) {
+    let rate = |policy: &str, threads: u64| {
+        median(
+            gc.iter()
+                .filter_map(|r| r["group_commit"].as_array())
+                .flatten()
+                .filter(|row| row["policy"] == policy && row["threads"] == threads)
+                .filter_map(|row| row["records_per_sec"].as_f64())
+                .collect(),
+        )
+    };
+    println!(
+        "\nGroup commit: per-record durable writes, records/s, median of {} run(s)\n",
+        gc.len()
+    );
+    println!("| threads | default | x 1 thread | `Group` | x 1 thread |");
+    println!("|---:|---:|---:|---:|---:|");
+    let one = (rate("default", 1), rate("group", 1));
+    for threads in [1, 2, 4, 8] {
+        let d = rate("default", threads);
+        let g = rate("group", threads);
+        let fmt = |x: Option<f64>| x.map_or("n/a".to_owned(), |x| format!("{x:.0}"));
+        let ratio = |x: Option<f64>, base: Option<f64>| match (x, base) {
+            (Some(x), Some(b)) if b > 0.0 => format!("{:.2}x", x / b),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "| {threads} | {} | {} | {} | {} |",
+            fmt(d),
+            ratio(d, one.0),
+            fmt(g),
+            ratio(g, one.1)
+        );
+    }
+    let baseline = |field: &str| median(gc.iter().filter_map(|r| r[field].as_f64()).collect());
+    if let (Some(in_place), Some(append)) = (
+        baseline("fdatasync_1000_ms"),
+        baseline("fdatasync_append_1000_ms"),
+    ) {
+        println!(
+            "\n1,000 x (write 200 bytes + fdatasync), same disk, no engine: {in_place:.0}ms in a \
+             preallocated file, {append:.0}ms appending to a growing file"
+        );
     }
 }
