@@ -204,7 +204,7 @@ impl Engine {
         let file_len = file
             .len()
             .map_err(EngineError::io("reading the file length"))?;
-        let reader = LogReader::new(
+        let mut reader = LogReader::new(
             file.clone(),
             file_len,
             config.use_mmap,
@@ -219,6 +219,7 @@ impl Engine {
             file_len,
             config.range_index,
         )?;
+        reader.set_verified_from(rec.scanned_from);
         let mut allocated = file_len;
         if rec.torn {
             // IMPORTANT: cut the torn bytes and make the cut durable before any new frame is

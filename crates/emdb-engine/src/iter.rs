@@ -81,13 +81,21 @@ impl Iterator for EngineIter {
     }
 }
 
-/// Keys fetched from the ordered index per step of a [`RangeIter`].
-const RANGE_PAGE: usize = 64;
+/// Records fetched from the ordered index by a [`RangeIter`]'s first step; each later step
+/// fetches twice as many, up to [`RANGE_PAGE_MAX`]. Short scans (the common "next 10 keys")
+/// fetch little they never yield; long scans soon take the ordered index's lock rarely.
+const RANGE_PAGE_FIRST: usize = 16;
+const RANGE_PAGE_MAX: usize = 1024;
 
-/// Iterator over a key range in order. The set of keys is the range's keys when the iterator was
-/// made: it pages lazily through the ordered index of the generation it was made from, skipping
-/// keys inserted later (by their insertion sequence number), and reads each value when reached
-/// (a key removed since is skipped).
+/// Iterator over a key range in order.
+///
+/// The set of keys is the range's keys when the iterator was made: it pages lazily through the
+/// ordered index of the generation it was made from, skipping keys inserted later (by their
+/// insertion sequence number). Records are read a page at a time: each page takes the offsets
+/// of its records from the ordered index, and `next()` decodes the record there, so a record
+/// shows as it was when its page was fetched (a page is 16 records at first, doubling up to
+/// 1024). If a compaction replaced the generation, later pages look each key up in the current
+/// one instead, skipping keys removed since.
 #[derive(Debug)]
 pub struct RangeIter {
     engine: Arc<Engine>,
@@ -96,7 +104,10 @@ pub struct RangeIter {
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
     max_seq: u64,
-    page: std::vec::IntoIter<Vec<u8>>,
+    page: std::vec::IntoIter<u64>,
+    /// The page was fetched after a compaction: look its keys up in the current generation.
+    page_via_current: bool,
+    page_size: usize,
     exhausted: bool,
 }
 
@@ -125,6 +136,8 @@ impl Engine {
             hi,
             max_seq,
             page: Vec::new().into_iter(),
+            page_via_current: false,
+            page_size: RANGE_PAGE_FIRST,
             exhausted: false,
         })
     }
@@ -137,14 +150,19 @@ impl RangeIter {
         let page = self
             .cur
             .index
-            .with_ns(self.ns, |n| n.range_keys(lo, hi, RANGE_PAGE, self.max_seq))
+            .with_ns(self.ns, |n| {
+                n.range_page(lo, hi, self.page_size, self.max_seq)
+            })
             .flatten()
             .unwrap_or_default();
-        self.exhausted = page.len() < RANGE_PAGE;
-        if let Some(last) = page.last() {
-            self.lo = Bound::Excluded(last.clone());
+        self.exhausted = page.offsets.len() < self.page_size;
+        self.page_size = (self.page_size * 2).min(RANGE_PAGE_MAX);
+        if let Some(last) = page.last {
+            self.lo = Bound::Excluded(last);
         }
-        self.page = page.into_iter();
+        self.page_via_current = !Arc::ptr_eq(&self.cur, &self.engine.generation.load());
+        self.cur.reader.touch(&page.offsets);
+        self.page = page.offsets.into_iter();
     }
 }
 
@@ -153,13 +171,24 @@ impl Iterator for RangeIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let key = match self.page.next() {
-                Some(k) => k,
+            let off = match self.page.next() {
+                Some(off) => off,
                 None if self.exhausted => return None,
                 None => {
                     self.refill();
                     continue;
                 }
+            };
+            if !self.page_via_current {
+                return Some(
+                    self.cur
+                        .reader
+                        .with_entry(off, |e| (e.key.to_vec(), e.value.to_vec(), e.expires_at)),
+                );
+            }
+            let key = match self.cur.reader.with_entry(off, |e| e.key.to_vec()) {
+                Ok(k) => k,
+                Err(e) => return Some(Err(e)),
             };
             match self.engine.get(self.ns, &key) {
                 Ok(Some((value, exp))) => return Some(Ok((key, value, exp))),

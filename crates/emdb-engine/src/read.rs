@@ -59,7 +59,7 @@ impl Engine {
             let h = cur.index.hash(key);
             let mut found = None;
             let probe = cur.index.with_ns(ns, |n| {
-                n.find(h, |off| match map_entry(&map, off) {
+                n.find(h, |off| match map_entry(&cur.reader, &map, off) {
                     Some(Ok((e, start))) => {
                         let hit = e.key == key;
                         if hit {
@@ -122,11 +122,14 @@ impl Engine {
         if !nsi.ordered_pending() {
             return Ok(());
         }
-        let mut keys = Vec::with_capacity(usize::try_from(nsi.len()).unwrap_or(0));
+        let mut entries = Vec::with_capacity(usize::try_from(nsi.len()).unwrap_or(0));
         for off in nsi.offsets() {
-            keys.push(cur.reader.with_entry(off, |e| Box::<[u8]>::from(e.key))?);
+            entries.push((
+                cur.reader.with_entry(off, |e| Box::<[u8]>::from(e.key))?,
+                off,
+            ));
         }
-        nsi.install_ordered(keys);
+        nsi.install_ordered(entries);
         Ok(())
     }
 
@@ -204,13 +207,14 @@ impl Engine {
 
 /// Decodes the entry at `offset` of `map`: `None` if the map does not (fully) cover it (a map
 /// older than the entry), else the entry and where its value starts in the map.
-fn map_entry(
-    map: &crate::log::mmap::Mapping,
+fn map_entry<'m>(
+    reader: &crate::log::reader::LogReader,
+    map: &'m crate::log::mmap::Mapping,
     offset: u64,
-) -> Option<std::result::Result<(emdb_format::EntryRef<'_>, usize), emdb_format::DecodeError>> {
+) -> Option<std::result::Result<(emdb_format::EntryRef<'m>, usize), emdb_format::DecodeError>> {
     let at = usize::try_from(offset).ok()?;
     let bytes = map.as_slice().get(at..)?;
-    match emdb_format::EntryRef::decode(bytes) {
+    match reader.decode_plain(offset, bytes) {
         Ok((e, _)) => {
             let start = at + emdb_format::ENTRY_HEADER_LEN + e.key.len();
             Some(Ok((e, start)))

@@ -32,6 +32,8 @@ pub(crate) struct Recovered {
     pub(crate) torn: bool,
     pub(crate) used_snapshot: bool,
     pub(crate) frames_replayed: u64,
+    /// Where the scan began: every frame from here on had its CRC checked by this recovery.
+    pub(crate) scanned_from: u64,
 }
 
 /// The index hash seed of a file: from its random id, or from the key when it is encrypted.
@@ -196,5 +198,6 @@ pub(crate) fn recover(
         torn,
         used_snapshot,
         frames_replayed: frames,
+        scanned_from: start,
     })
 }

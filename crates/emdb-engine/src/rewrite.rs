@@ -86,13 +86,15 @@ impl Rewrite {
             .map_err(EngineError::io("creating a rewrite file"))?;
         file.write_at(&header.encode_region(), 0)
             .map_err(EngineError::io("writing a header"))?;
-        let reader = LogReader::new(
+        let mut reader = LogReader::new(
             file.clone(),
             HEADER_REGION_LEN as u64,
             engine.config.use_mmap,
             header.file_id,
             sealer,
         )?;
+        // Every entry of the new file is written by this rewrite.
+        reader.set_verified_from(LOG_START);
         let index = Index::new(
             index_seed(&header.file_id, reader.sealer()),
             engine.config.range_index,

@@ -237,8 +237,20 @@ impl<'a> EntryRef<'a> {
     }
 
     /// Decodes an entry at the start of `buf`; returns it and the bytes it used (padding
-    /// included). Padding must be zero.
+    /// included). Padding must be zero and the entry CRC must match.
     pub fn decode(buf: &'a [u8]) -> Result<(Self, usize), DecodeError> {
+        Self::decode_checked(buf, true)
+    }
+
+    /// Like [`EntryRef::decode`] with every structural check (lengths, op, reserved bytes,
+    /// padding) but without comparing the entry CRC: for bytes whose integrity the caller has
+    /// already established, such as an entry inside a frame whose CRC was verified, or bytes the
+    /// caller wrote itself. Damaged bytes may decode to a wrong entry; they never panic.
+    pub fn decode_trusted(buf: &'a [u8]) -> Result<(Self, usize), DecodeError> {
+        Self::decode_checked(buf, false)
+    }
+
+    fn decode_checked(buf: &'a [u8], verify_crc: bool) -> Result<(Self, usize), DecodeError> {
         let h = EntryHeader::decode(buf)?;
         let key = slice(buf, ENTRY_HEADER_LEN, h.key_len as usize)?;
         let value_at = ENTRY_HEADER_LEN.saturating_add(key.len());
@@ -249,12 +261,14 @@ impl<'a> EntryRef<'a> {
         if pad.iter().any(|b| *b != 0) {
             return Err(DecodeError::NonZeroReserved);
         }
-        let actual = entry_crc(slice(buf, 0, CRC_COVERED_HEADER)?, key, value);
-        if actual != h.crc {
-            return Err(DecodeError::ChecksumMismatch {
-                expected: h.crc,
-                actual,
-            });
+        if verify_crc {
+            let actual = entry_crc(slice(buf, 0, CRC_COVERED_HEADER)?, key, value);
+            if actual != h.crc {
+                return Err(DecodeError::ChecksumMismatch {
+                    expected: h.crc,
+                    actual,
+                });
+            }
         }
         Ok((
             EntryRef {

@@ -246,7 +246,7 @@ impl Namespace {
         Ok(self.range_prefix_iter(prefix)?.collect())
     }
 
-    /// Lazy [`Namespace::range`].
+    /// Lazy [`Namespace::range`]; see [`crate::Emdb::range_iter`] for when records are read.
     ///
     /// ```
     /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;

@@ -51,7 +51,9 @@ impl Emdb {
         Ok(self.range_iter(range)?.collect())
     }
 
-    /// Lazy [`Emdb::range`]: keys fixed now, values read when reached.
+    /// Lazy [`Emdb::range`]: the keys are the range's keys now (keys inserted later never
+    /// show). Records are read in pages (16 at first, doubling up to 1024) when the iteration
+    /// reaches them, and show as they were when their page was read.
     ///
     /// ```
     /// let db = emdb::Emdb::builder().enable_range_scans(true).build()?;

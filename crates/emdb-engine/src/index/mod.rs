@@ -6,9 +6,9 @@
 //! shard and the next 24 bits are the slot tag. Only the engine's writer mutates the index, while
 //! holding its write mutex, so the index always reflects a prefix of the log.
 
+pub(crate) mod ordered;
 pub(crate) mod table;
 
-use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +17,8 @@ use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use ordered::{Ordered, Page};
 use table::{TAG_BITS, Table};
-
-/// Key -> insertion sequence number, in key order.
-type OrderedKeys = BTreeMap<Box<[u8]>, u64>;
 
 /// Shards per namespace.
 pub(crate) const SHARDS: usize = 16;
@@ -40,10 +38,11 @@ pub(crate) struct NsIndex {
     live: AtomicU64,
     /// Live records that carry an expiry (lets callers skip expiry scans when there are none).
     expiring: AtomicU64,
-    /// Ordered keys, each with the sequence number of its insertion (for range iterators that
-    /// must not yield keys inserted after their creation). After a snapshot load it is built on
-    /// first use (`None` inside until then); writes maintain it only once built.
-    ordered: Option<RwLock<Option<OrderedKeys>>>,
+    /// Ordered keys, each with its record's offset and the sequence number of its insertion
+    /// (for range iterators that must not yield keys inserted after their creation). After a
+    /// snapshot load it is built on first use (`None` inside until then); writes maintain it
+    /// only once built.
+    ordered: Option<RwLock<Option<Ordered>>>,
     /// Last insertion sequence number handed out.
     seq: AtomicU64,
 }
@@ -54,7 +53,7 @@ impl NsIndex {
             shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
             live: AtomicU64::new(0),
             expiring: AtomicU64::new(0),
-            ordered: ordered.then(|| RwLock::new(Some(BTreeMap::new()))),
+            ordered: ordered.then(|| RwLock::new(Some(Ordered::default()))),
             seq: AtomicU64::new(0),
         }
     }
@@ -116,11 +115,15 @@ impl NsIndex {
         let old = self.shards[h.shard].write().upsert(h.tag, offset, eq)?;
         if old.is_none() {
             self.live.fetch_add(1, Ordering::Relaxed);
-            if let Some(o) = &self.ordered
-                && let Some(map) = o.write().as_mut()
-            {
+        }
+        if let Some(o) = &self.ordered
+            && let Some(set) = o.write().as_mut()
+        {
+            if old.is_none() {
                 let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-                map.insert(key.into(), seq);
+                set.insert(key, seq, offset);
+            } else {
+                set.moved(key, offset);
             }
         }
         Ok(old)
@@ -137,9 +140,9 @@ impl NsIndex {
         if old.is_some() {
             self.live.fetch_sub(1, Ordering::Relaxed);
             if let Some(o) = &self.ordered
-                && let Some(map) = o.write().as_mut()
+                && let Some(set) = o.write().as_mut()
             {
-                map.remove(key);
+                set.remove(key);
             }
         }
         Ok(old)
@@ -154,7 +157,7 @@ impl NsIndex {
         self.expiring.store(0, Ordering::Relaxed);
         if let Some(o) = &self.ordered {
             // Cleared: an empty set is exactly right, built or not.
-            *o.write() = Some(BTreeMap::new());
+            *o.write() = Some(Ordered::default());
         }
     }
 
@@ -177,11 +180,12 @@ impl NsIndex {
         self.ordered.as_ref().is_some_and(|o| o.read().is_none())
     }
 
-    /// Installs the ordered set built from `keys` (all counted as inserted before any iterator).
-    /// The caller holds the engine's writer mutex, so no write races with the build.
-    pub(crate) fn install_ordered(&self, keys: impl IntoIterator<Item = Box<[u8]>>) {
+    /// Installs the ordered set built from `(key, offset)` pairs (all counted as inserted before
+    /// any iterator). The caller holds the engine's writer mutex, so no write races with the
+    /// build.
+    pub(crate) fn install_ordered(&self, entries: impl IntoIterator<Item = (Box<[u8]>, u64)>) {
         if let Some(o) = &self.ordered {
-            *o.write() = Some(keys.into_iter().map(|k| (k, 0)).collect());
+            *o.write() = Some(Ordered::from_entries(entries));
         }
     }
 
@@ -200,24 +204,20 @@ impl NsIndex {
         max_seq: u64,
     ) -> Option<Vec<Vec<u8>>> {
         let guard = self.ordered.as_ref()?.read();
-        let o = guard.as_ref()?;
-        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
-            (lo, hi)
-        {
-            let empty = a > b
-                || (a == b
-                    && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_))));
-            if empty {
-                return Some(Vec::new());
-            }
-        }
-        Some(
-            o.range::<[u8], _>((lo, hi))
-                .filter(|(_, seq)| **seq <= max_seq)
-                .take(limit)
-                .map(|(k, _)| k.to_vec())
-                .collect(),
-        )
+        Some(guard.as_ref()?.keys(lo, hi, limit, max_seq))
+    }
+
+    /// The offsets of the next page of a range scan (see [`Ordered::page`]); `None` without an
+    /// ordered index.
+    pub(crate) fn range_page(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+        max_seq: u64,
+    ) -> Option<Page> {
+        let guard = self.ordered.as_ref()?.read();
+        Some(guard.as_ref()?.page(lo, hi, limit, max_seq))
     }
 
     /// Bytes of RAM the hash shards use (slots only).
@@ -229,18 +229,47 @@ impl NsIndex {
     }
 }
 
+/// Namespace id -> index, sorted by id. Read on every point read, so a binary search over a
+/// few entries (no hashing) rather than a hash map.
+#[derive(Debug, Clone, Default)]
+struct NsList(Vec<(u32, Arc<NsIndex>)>);
+
+impl NsList {
+    fn get(&self, id: u32) -> Option<&Arc<NsIndex>> {
+        self.0
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|at| &self.0[at].1)
+    }
+
+    /// Adds `ns` as `id` unless `id` is present.
+    fn add(&mut self, id: u32, ns: NsIndex) {
+        if let Err(at) = self.0.binary_search_by_key(&id, |(i, _)| *i) {
+            self.0.insert(at, (id, Arc::new(ns)));
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        self.0.retain(|(i, _)| *i != id);
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<NsIndex>> {
+        self.0.iter().map(|(_, n)| n)
+    }
+}
+
 /// All namespaces' indexes of one log file.
 #[derive(Debug)]
 pub(crate) struct Index {
     seed: u64,
     ordered: bool,
-    namespaces: ArcSwap<HashMap<u32, Arc<NsIndex>>>,
+    namespaces: ArcSwap<NsList>,
 }
 
 impl Index {
     pub(crate) fn new(seed: u64, ordered: bool) -> Self {
-        let mut map = HashMap::new();
-        map.insert(0, Arc::new(NsIndex::new(ordered)));
+        let mut map = NsList::default();
+        map.add(0, NsIndex::new(ordered));
         Index {
             seed,
             ordered,
@@ -262,11 +291,11 @@ impl Index {
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.
     pub(crate) fn with_ns<R>(&self, id: u32, f: impl FnOnce(&NsIndex) -> R) -> Option<R> {
-        self.namespaces.load().get(&id).map(|n| f(n))
+        self.namespaces.load().get(id).map(|n| f(n))
     }
 
     pub(crate) fn ns(&self, id: u32) -> Option<Arc<NsIndex>> {
-        self.namespaces.load().get(&id).cloned()
+        self.namespaces.load().get(id).cloned()
     }
 
     /// Adds namespace `id` (no-op if present). Callers hold the engine's writer lock.
@@ -275,15 +304,15 @@ impl Index {
     }
 
     pub(crate) fn insert(&self, id: u32, ns: NsIndex) {
-        let mut map = HashMap::clone(&self.namespaces.load());
-        map.entry(id).or_insert_with(|| Arc::new(ns));
+        let mut map = NsList::clone(&self.namespaces.load());
+        map.add(id, ns);
         self.namespaces.store(Arc::new(map));
     }
 
     /// Removes namespace `id`. Callers hold the engine's writer lock.
     pub(crate) fn drop_ns(&self, id: u32) {
-        let mut map = HashMap::clone(&self.namespaces.load());
-        map.remove(&id);
+        let mut map = NsList::clone(&self.namespaces.load());
+        map.remove(id);
         self.namespaces.store(Arc::new(map));
     }
 

@@ -311,6 +311,36 @@ fn range_iterators_page_lazily_and_skip_keys_inserted_after_creation() {
 }
 
 #[test]
+fn range_records_show_as_they_were_when_their_page_was_read() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true).with_range_index(true));
+    for i in 0..100 {
+        e.put(0, &key(i), b"old", 0).unwrap();
+    }
+    let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
+    // Nothing is read before the first `next()`: this removal is seen.
+    e.remove(0, &key(0)).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().0, key(1));
+    // The first page (16 records, keys 1..=16) is read; changes to it are not seen, changes
+    // to later pages are.
+    e.put(0, &key(5), b"new", 0).unwrap();
+    e.remove(0, &key(6)).unwrap();
+    e.put(0, &key(50), b"new", 0).unwrap();
+    e.remove(0, &key(51)).unwrap();
+    let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
+    let value_of = |k: u64| {
+        rest.iter()
+            .find(|(x, _, _)| *x == key(k))
+            .map(|r| r.1.clone())
+    };
+    assert_eq!(value_of(5).unwrap(), b"old");
+    assert_eq!(value_of(6).unwrap(), b"old");
+    assert_eq!(value_of(50).unwrap(), b"new");
+    assert_eq!(value_of(51), None);
+    assert_eq!(rest.len(), 97);
+}
+
+#[test]
 fn zero_copy_reads_borrow_the_map() {
     let (_d, path) = temp_db();
     let e = open(&path, os_config(true));

@@ -67,6 +67,43 @@ fn truncated_entry_is_incomplete() {
     }
 }
 
+#[test]
+fn trusted_decode_skips_only_the_crc() {
+    let mut out = vec![];
+    let e = EntryRef::put(2, b"key", b"value", 7);
+    e.encode_into(&mut out);
+    assert_eq!(EntryRef::decode_trusted(&out), Ok((e, out.len())));
+    // A value byte flipped: only the CRC can tell, and the trusted decode does not ask it.
+    let mut bad = out.clone();
+    bad[ENTRY_HEADER_LEN + 3] ^= 1;
+    assert!(matches!(
+        EntryRef::decode(&bad),
+        Err(DecodeError::ChecksumMismatch { .. })
+    ));
+    let (got, _) = EntryRef::decode_trusted(&bad).unwrap();
+    assert_eq!(got.value, b"walue");
+    // Structure is still checked: a bad op, a reserved byte, a cut entry.
+    let mut bad = out.clone();
+    bad[12] = 9;
+    assert_eq!(
+        EntryRef::decode_trusted(&bad),
+        Err(DecodeError::InvalidOp(9))
+    );
+    let mut bad = out.clone();
+    bad[13] = 1;
+    assert_eq!(
+        EntryRef::decode_trusted(&bad),
+        Err(DecodeError::NonZeroReserved)
+    );
+    for cut in 0..out.len() {
+        assert!(
+            EntryRef::decode_trusted(&out[..cut])
+                .unwrap_err()
+                .is_incomplete()
+        );
+    }
+}
+
 proptest! {
     #[test]
     fn put_round_trips(ns: u32, key in prop::collection::vec(any::<u8>(), 0..64),
@@ -80,5 +117,6 @@ proptest! {
     #[test]
     fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
         let _ = EntryRef::decode(&bytes);
+        let _ = EntryRef::decode_trusted(&bytes);
     }
 }
