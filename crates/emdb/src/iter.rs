@@ -12,7 +12,6 @@ use emdb_engine::{EngineIter, RangeIter};
 
 use crate::db::Inner;
 use crate::error::Result;
-use crate::ttl::is_expired;
 
 enum Source {
     All(EngineIter),
@@ -66,7 +65,7 @@ impl Iterator for RecordIter {
                 Source::Range(it) => it.next()?,
             };
             if let Ok((k, v, exp)) = item
-                && !is_expired(exp, self.inner.clock.now())
+                && !self.inner.clock.expired(exp)
             {
                 return Some((k, v));
             }

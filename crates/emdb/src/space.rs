@@ -91,32 +91,29 @@ impl Space<'_> {
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let now = self.now();
         Ok(self
             .inner
             .engine
             .get(self.ns, key)?
-            .filter(|(_, e)| !is_expired(*e, now))
+            .filter(|(_, e)| !self.inner.clock.expired(*e))
             .map(|(v, _)| v))
     }
 
     pub(crate) fn get_zerocopy(&self, key: &[u8]) -> Result<Option<ValueRef>> {
-        let now = self.now();
         Ok(self
             .inner
             .engine
             .get_ref(self.ns, key)?
-            .filter(|(_, e)| !is_expired(*e, now))
+            .filter(|(_, e)| !self.inner.clock.expired(*e))
             .map(|(v, _)| ValueRef::new(v)))
     }
 
     pub(crate) fn contains_key(&self, key: &[u8]) -> Result<bool> {
-        let now = self.now();
         Ok(self
             .inner
             .engine
             .expires_at(self.ns, key)?
-            .is_some_and(|e| !is_expired(e, now)))
+            .is_some_and(|e| !self.inner.clock.expired(e)))
     }
 
     /// Removes `key`; an expired record is removed too but reported as absent.

@@ -1,6 +1,6 @@
 //! [`Transaction`]: staged writes to the default namespace, committed as one atomic batch.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use emdb_engine::OwnedOp;
 
@@ -9,8 +9,15 @@ use crate::error::Result;
 use crate::ttl::Ttl;
 
 enum Staged {
-    Insert { value: Vec<u8>, expires_at: u64 },
-    Remove,
+    Insert {
+        value: Vec<u8>,
+        expires_at: u64,
+    },
+    /// `present`: the key held a record when the removal was staged, so commit writes the
+    /// delete without looking the key up again (a delete of a key removed meanwhile is a no-op).
+    Remove {
+        present: bool,
+    },
 }
 
 /// Writes staged inside [`Emdb::transaction`]. Reads see the staged writes first, then the
@@ -31,14 +38,16 @@ enum Staged {
 /// ```
 pub struct Transaction<'db> {
     db: &'db Emdb,
-    overlay: BTreeMap<Vec<u8>, Staged>,
+    /// Staged writes by key. Commit order within the one atomic frame does not matter (one
+    /// operation per key), so a hash map: large transactions stay O(1) per operation.
+    overlay: HashMap<Vec<u8>, Staged>,
 }
 
 impl<'db> Transaction<'db> {
     pub(crate) fn new(db: &'db Emdb) -> Self {
         Transaction {
             db,
-            overlay: BTreeMap::new(),
+            overlay: HashMap::new(),
         }
     }
 
@@ -93,7 +102,8 @@ impl<'db> Transaction<'db> {
     pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> Result<Option<Vec<u8>>> {
         let key = key.into();
         let visible = self.get(&key)?;
-        let _ = self.overlay.insert(key, Staged::Remove);
+        let present = visible.is_some();
+        let _ = self.overlay.insert(key, Staged::Remove { present });
         Ok(visible)
     }
 
@@ -114,7 +124,7 @@ impl<'db> Transaction<'db> {
                 let now = self.db.inner.clock.now();
                 Ok((!crate::ttl::is_expired(*expires_at, now)).then(|| value.clone()))
             }
-            Some(Staged::Remove) => Ok(None),
+            Some(Staged::Remove { .. }) => Ok(None),
             None => self.db.get(key),
         }
     }
@@ -151,8 +161,8 @@ impl<'db> Transaction<'db> {
                             expires_at,
                         });
                     }
-                    Staged::Remove => {
-                        if view.expires_at(0, &key)?.is_some() {
+                    Staged::Remove { present } => {
+                        if present || view.expires_at(0, &key)?.is_some() {
                             ops.push(OwnedOp::Delete { ns: 0, key });
                         }
                     }

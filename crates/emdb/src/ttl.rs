@@ -58,6 +58,12 @@ impl Clock {
     pub(crate) fn now(&self) -> u64 {
         (self.0)()
     }
+
+    /// Whether a record with `expires_at` is expired now. Reads the clock only for a record
+    /// that has an expiry, so reads of records without one never pay for it.
+    pub(crate) fn expired(&self, expires_at: u64) -> bool {
+        expires_at != 0 && expires_at <= self.now()
+    }
 }
 
 impl std::fmt::Debug for Clock {
