@@ -21,7 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                      fmt check, clippy -D warnings, tests, tidy (what .ci/run runs before fuzzing)
   tidy                    repository rules: layering, unsafe, file size, docs, ASCII
-  bench [--compare [--n N] [--engines emdb,redb,..]]
+  bench [--compare [--n N] [--runs R] [--engines emdb,redb,..]]
                           criterion benches, or the side-by-side comparison with peer engines
   fuzz [--smoke] [--time SECS] [TARGET...]
                           build and run cargo-fuzz targets (all when none named);
