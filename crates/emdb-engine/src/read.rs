@@ -133,11 +133,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Live records of namespace `ns` whose expiry is unset or after `now_ms`.
+    /// Live records of namespace `ns` whose expiry is unset or after `now_ms()`.
     ///
-    /// O(1) when no live record of the namespace has an expiry; otherwise reads every record's
-    /// header (never its value).
-    pub fn live_len(&self, ns: u32, now_ms: u64) -> Result<u64> {
+    /// O(1) when no live record of the namespace has an expiry, and then `now_ms` is not called;
+    /// otherwise reads every record's header (never its value).
+    pub fn live_len(&self, ns: u32, now_ms: impl FnOnce() -> u64) -> Result<u64> {
         let cur = self.generation.load();
         let (len, expiring, offsets) = cur
             .index
@@ -149,6 +149,7 @@ impl Engine {
         let Some(offsets) = offsets else {
             return Ok(len);
         };
+        let now_ms = now_ms();
         let mut expired = 0u64;
         for off in offsets {
             cur.reader.with_entry(off, |e| {

@@ -135,7 +135,7 @@ impl Space<'_> {
     }
 
     pub(crate) fn len(&self) -> Result<usize> {
-        to_usize(self.inner.engine.live_len(self.ns, self.now())?)
+        to_usize(self.inner.engine.live_len(self.ns, || self.now())?)
     }
 
     pub(crate) fn clear(&self) -> Result<()> {

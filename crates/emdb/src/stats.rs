@@ -37,10 +37,12 @@ pub struct EmdbStats {
 impl EmdbStats {
     pub(crate) fn collect(inner: &Inner) -> Result<Self> {
         let s = inner.engine.stats();
-        let now = inner.clock.now();
+        let now = std::cell::OnceCell::new();
         let mut live = 0u64;
         for (id, _, _) in &s.namespaces {
-            live += inner.engine.live_len(*id, now)?;
+            live += inner
+                .engine
+                .live_len(*id, || *now.get_or_init(|| inner.clock.now()))?;
         }
         Ok(EmdbStats {
             live_records: live,

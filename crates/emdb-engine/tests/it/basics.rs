@@ -410,8 +410,8 @@ fn live_len_excludes_expired_and_survives_every_reopen_path() {
     e.put(0, b"a", b"v", 0).unwrap(); // overwrite drops a's expiry
     e.put(0, b"d", b"v", 150).unwrap();
     e.remove(0, b"d").unwrap();
-    assert_eq!(e.live_len(0, 200).unwrap(), 3);
-    assert_eq!(e.live_len(0, 300).unwrap(), 2);
+    assert_eq!(e.live_len(0, || 200).unwrap(), 3);
+    assert_eq!(e.live_len(0, || 300).unwrap(), 2);
     assert_eq!(e.len(0).unwrap(), 3);
     drop(e);
     for snapshot in [true, false] {
@@ -420,13 +420,13 @@ fn live_len_excludes_expired_and_survives_every_reopen_path() {
         }
         let e = open(&path, os_config(true).with_snapshot_on_close(snapshot));
         assert_eq!(e.open_report().used_snapshot, snapshot);
-        assert_eq!(e.live_len(0, 300).unwrap(), 2);
-        assert_eq!(e.live_len(0, 299).unwrap(), 3);
+        assert_eq!(e.live_len(0, || 300).unwrap(), 2);
+        assert_eq!(e.live_len(0, || 299).unwrap(), 3);
     }
     let e = open(&path, os_config(true));
     e.clear(0).unwrap();
     e.put(0, b"x", b"v", 0).unwrap();
-    assert_eq!(e.live_len(0, u64::MAX).unwrap(), 1);
+    assert_eq!(e.live_len(0, || u64::MAX).unwrap(), 1);
 }
 
 #[test]
