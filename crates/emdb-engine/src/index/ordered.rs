@@ -113,7 +113,10 @@ impl Ordered {
         limit: usize,
         max_seq: u64,
     ) -> Page {
-        let mut page = Page::default();
+        let mut page = Page {
+            offsets: Vec::with_capacity(limit.min(self.0.len())),
+            last: None,
+        };
         let mut last = None;
         for (k, s) in self.matching(lo, hi, max_seq).take(limit) {
             page.offsets.push(s.offset);
