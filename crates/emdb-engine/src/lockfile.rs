@@ -10,13 +10,29 @@
 //! `std::fs::File::try_lock` is used rather than `fd-lock`: it is the same `flock(2)` call, and
 //! `fd-lock`'s guard borrows its lock object, which a long-lived handle could only hold through a
 //! self-referential struct.
+//!
+//! A `flock` belongs to the open file, and a process that forks shares its open files with the
+//! child until the child execs (which closes them). So when one thread of this process closes a
+//! database while another thread spawns a process, the child can hold the old lock for a moment,
+//! and reopening the database at once would fail with `Locked`. `acquire` tells that apart: when
+//! the lock is taken but no live handle of this process holds it (a registry of held paths) and
+//! the metadata names this process, it retries for up to a second.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use crate::error::{EngineError, Result};
+
+/// Lock paths held by a live [`LockFile`] of this process.
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// How long `acquire` waits for a lock that this process released but a forked child still
+/// shares (the child drops it when it execs).
+const FORK_WINDOW: Duration = Duration::from_secs(1);
 
 /// Who holds a database lock, as recorded in `<path>.lock-meta`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,30 +64,52 @@ pub(crate) fn sidecar(db: &Path, suffix: &str) -> PathBuf {
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockFile {
+    path: PathBuf,
     _file: File,
 }
 
 impl LockFile {
-    /// Takes the lock for database `db` or fails with [`EngineError::Locked`].
+    /// Takes the lock for database `db` or fails with [`EngineError::Locked`] (after up to a
+    /// second when only a process forked from this one can hold it; see the module docs).
     pub fn acquire(db: &Path) -> Result<Self> {
         let path = lock_path(db);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(EngineError::io("creating the lock file"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(EngineError::Locked { path }),
-            Err(TryLockError::Error(e)) => {
-                return Err(EngineError::Io {
-                    op: "locking the lock file",
-                    source: e,
-                });
+        let started = Instant::now();
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(EngineError::io("creating the lock file"))?;
+            match file.try_lock() {
+                Ok(()) => return Self::hold(db, path, file),
+                Err(TryLockError::WouldBlock) => {
+                    if !Self::released_by_us(db, &path) || started.elapsed() >= FORK_WINDOW {
+                        return Err(EngineError::Locked { path });
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(EngineError::Io {
+                        op: "locking the lock file",
+                        source: e,
+                    });
+                }
             }
         }
+    }
+
+    /// Whether this process took the lock last and no live handle of it holds the lock now.
+    fn released_by_us(db: &Path, path: &Path) -> bool {
+        let ours = fs::read_to_string(meta_path(db))
+            .ok()
+            .and_then(|t| decode_meta(&t))
+            .is_some_and(|h| h.pid == std::process::id());
+        ours && !HELD.lock().iter().any(|p| p == path)
+    }
+
+    fn hold(db: &Path, path: PathBuf, file: File) -> Result<Self> {
         let holder = LockHolder {
             pid: std::process::id(),
             acquired_at_unix_millis: unix_millis(),
@@ -79,7 +117,17 @@ impl LockFile {
         };
         fs::write(meta_path(db), encode_meta(&holder))
             .map_err(EngineError::io("writing the lock metadata"))?;
-        Ok(LockFile { _file: file })
+        HELD.lock().push(path.clone());
+        Ok(LockFile { path, _file: file })
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let mut held = HELD.lock();
+        if let Some(at) = held.iter().position(|p| *p == self.path) {
+            held.swap_remove(at);
+        }
     }
 }
 
@@ -195,6 +243,8 @@ mod tests {
         assert_eq!(holder.pid, std::process::id());
         drop(a);
         assert_eq!(lock_holder(&db).unwrap(), None);
+        let b = LockFile::acquire(&db).unwrap();
+        drop(b);
         let _b = LockFile::acquire(&db).unwrap();
         break_lock(&db).unwrap();
         break_lock(&db).unwrap();

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::symlink;
 
-use emdb_engine::lockfile::{break_lock, lock_holder, meta_path};
+use emdb_engine::lockfile::{LockFile, break_lock, lock_holder, lock_path, meta_path};
 use emdb_engine::{Engine, EngineError};
 
 use crate::common::*;
@@ -33,6 +33,49 @@ fn second_opener_is_refused_through_any_path() {
     drop(e);
     assert_eq!(lock_holder(&path).unwrap(), None);
     let _again = open(&link, os_config(true));
+}
+
+/// What a child forked from this process does for a moment: keep a lock this process released.
+/// Here another open of the lock file stands in for the child's inherited one.
+fn hold_like_a_forked_child(db: &std::path::Path) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(lock_path(db))
+        .unwrap();
+    f.try_lock().unwrap();
+    f
+}
+
+#[test]
+fn a_lock_released_by_this_process_but_shared_with_a_forked_child_is_waited_for() {
+    let (_d, path) = temp_db();
+    drop(LockFile::acquire(&path).unwrap());
+    let child = hold_like_a_forked_child(&path);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(child);
+    });
+    // The metadata names this process and no live handle of it holds the lock: retried.
+    let again = LockFile::acquire(&path).unwrap();
+    release.join().unwrap();
+    // A live handle of this process is refused at once, as is a lock another process took.
+    assert!(matches!(
+        LockFile::acquire(&path),
+        Err(EngineError::Locked { .. })
+    ));
+    drop(again);
+    let other = hold_like_a_forked_child(&path);
+    std::fs::write(
+        meta_path(&path),
+        "pid=1\nacquired_at_unix_millis=5\ncrate_version=0.0.0\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        LockFile::acquire(&path),
+        Err(EngineError::Locked { .. })
+    ));
+    drop(other);
 }
 
 const CHILD_ENV: &str = "EMDB_LOCK_CHILD_DB";
@@ -85,7 +128,7 @@ fn break_lock_removes_sidecars_and_is_idempotent() {
     drop(open(&path, os_config(true)));
     break_lock(&path).unwrap();
     break_lock(&path).unwrap();
-    assert!(!emdb_engine::lockfile::lock_path(&path).exists());
+    assert!(!lock_path(&path).exists());
     assert!(!meta_path(&path).exists());
     assert_eq!(lock_holder(&path).unwrap(), None);
     let _e = open(&path, os_config(true));
