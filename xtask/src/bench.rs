@@ -7,34 +7,62 @@ use std::path::Path;
 
 const ENGINES: [&str; 6] = ["emdb", "emdb085", "redb", "lmdb", "fjall", "sled"];
 
-pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut n = "1000000".to_owned();
-    let mut runs = 1usize;
-    let mut engines: Vec<String> = ENGINES.iter().map(|s| (*s).to_owned()).collect();
-    let mut compare = false;
+/// The options of `xtask bench`.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    compare: bool,
+    n: String,
+    runs: usize,
+    engines: Vec<String>,
+}
+
+fn positive(value: Option<&String>, what: &str) -> Result<usize, String> {
+    value
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &usize| *v > 0)
+        .ok_or_else(|| format!("{what} needs a positive number"))
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        compare: false,
+        n: "1000000".to_owned(),
+        runs: 1,
+        engines: ENGINES.iter().map(|s| (*s).to_owned()).collect(),
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--compare" => compare = true,
-            "--n" => n.clone_from(it.next().ok_or("--n needs a number")?),
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|r| r.parse().ok())
-                    .filter(|r| *r > 0)
-                    .ok_or("--runs needs a positive number")?;
-            }
+            "--compare" => o.compare = true,
+            "--n" => o.n = positive(it.next(), "--n")?.to_string(),
+            "--runs" => o.runs = positive(it.next(), "--runs")?,
             "--engines" => {
-                engines = it
+                o.engines = it
                     .next()
                     .ok_or("--engines needs a list")?
                     .split(',')
                     .map(str::to_owned)
                     .collect();
+                if let Some(bad) = o.engines.iter().find(|e| !ENGINES.contains(&e.as_str())) {
+                    return Err(format!(
+                        "unknown engine `{bad}` (known: {})",
+                        ENGINES.join(", ")
+                    ));
+                }
             }
             other => return Err(format!("unknown bench option `{other}`")),
         }
     }
+    Ok(o)
+}
+
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    let Options {
+        compare,
+        n,
+        runs,
+        engines,
+    } = parse(args)?;
     if !compare {
         return crate::cargo(root, &["bench", "--workspace"], &[]);
     }
@@ -78,4 +106,40 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut report = vec!["--report"];
     report.extend(files.iter().map(String::as_str));
     bench(None, &report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn options_parse_with_defaults_and_refuse_bad_values() {
+        let o = parse(&args("--compare --n 2000 --runs 3 --engines emdb,lmdb")).unwrap();
+        assert_eq!(
+            o,
+            Options {
+                compare: true,
+                n: "2000".into(),
+                runs: 3,
+                engines: vec!["emdb".into(), "lmdb".into()],
+            }
+        );
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.compare, d.n.as_str(), d.runs), (false, "1000000", 1));
+        assert_eq!(d.engines.len(), ENGINES.len());
+        for (bad, why) in [
+            ("--runs 0", "--runs needs a positive number"),
+            ("--runs", "--runs needs a positive number"),
+            ("--n x", "--n needs a positive number"),
+            ("--engines emdb,leveldb", "unknown engine `leveldb`"),
+            ("--fast", "unknown bench option `--fast`"),
+        ] {
+            let err = parse(&args(bad)).unwrap_err();
+            assert!(err.starts_with(why), "{bad}: {err}");
+        }
+    }
 }
