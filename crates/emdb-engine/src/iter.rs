@@ -151,7 +151,7 @@ impl RangeIter {
             .cur
             .index
             .with_ns(self.ns, |n| {
-                n.range_page(lo, hi, self.page_size, self.max_seq)
+                n.with_ordered(|o| o.page(lo, hi, self.page_size, self.max_seq))
             })
             .flatten()
             .unwrap_or_default();

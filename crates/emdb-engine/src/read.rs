@@ -181,7 +181,7 @@ impl Engine {
             return Err(EngineError::RangeIndexDisabled);
         }
         cur.index
-            .with_ns(ns, |n| n.range_keys(lo, hi, limit, u64::MAX))
+            .with_ns(ns, |n| n.with_ordered(|o| o.keys(lo, hi, limit, u64::MAX)))
             .ok_or(EngineError::NamespaceMissing(ns))?
             .ok_or(EngineError::RangeIndexDisabled)
     }

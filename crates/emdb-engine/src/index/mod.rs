@@ -9,7 +9,6 @@
 pub(crate) mod ordered;
 pub(crate) mod table;
 
-use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,7 +16,7 @@ use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use ordered::{Ordered, Page};
+use ordered::Ordered;
 use table::{TAG_BITS, Table};
 
 /// Shards per namespace.
@@ -194,30 +193,11 @@ impl NsIndex {
         self.seq.load(Ordering::Acquire)
     }
 
-    /// Keys within the bounds inserted at or before `max_seq`, in order, at most `limit`;
-    /// `None` without an ordered index.
-    pub(crate) fn range_keys(
-        &self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        limit: usize,
-        max_seq: u64,
-    ) -> Option<Vec<Vec<u8>>> {
+    /// Runs `f` on the ordered key set under its read lock; `None` without an ordered index
+    /// (off, or not built yet after a snapshot load).
+    pub(crate) fn with_ordered<R>(&self, f: impl FnOnce(&Ordered) -> R) -> Option<R> {
         let guard = self.ordered.as_ref()?.read();
-        Some(guard.as_ref()?.keys(lo, hi, limit, max_seq))
-    }
-
-    /// The offsets of the next page of a range scan (see [`Ordered::page`]); `None` without an
-    /// ordered index.
-    pub(crate) fn range_page(
-        &self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        limit: usize,
-        max_seq: u64,
-    ) -> Option<Page> {
-        let guard = self.ordered.as_ref()?.read();
-        Some(guard.as_ref()?.page(lo, hi, limit, max_seq))
+        guard.as_ref().map(f)
     }
 
     /// Bytes of RAM the hash shards use (slots only).
