@@ -242,10 +242,12 @@ impl<'a> EntryRef<'a> {
         Self::decode_checked(buf, true)
     }
 
-    /// Like [`EntryRef::decode`] with every structural check (lengths, op, reserved bytes,
-    /// padding) but without comparing the entry CRC: for bytes whose integrity the caller has
-    /// already established, such as an entry inside a frame whose CRC was verified, or bytes the
-    /// caller wrote itself. Damaged bytes may decode to a wrong entry; they never panic.
+    /// Like [`EntryRef::decode`] with the structural checks of the header (lengths, op, reserved
+    /// bytes, that the whole entry is present) but without the checks only damage can fail: the
+    /// entry CRC and the zero padding after the value (reading the padding would touch the
+    /// entry's last bytes on every read). For bytes whose integrity the caller has already
+    /// established, such as an entry inside a frame whose CRC was verified, or bytes the caller
+    /// wrote itself. Damaged bytes may decode to a wrong entry; they never panic.
     pub fn decode_trusted(buf: &'a [u8]) -> Result<(Self, usize), DecodeError> {
         Self::decode_checked(buf, false)
     }
@@ -258,7 +260,9 @@ impl<'a> EntryRef<'a> {
         let raw_end = value_at.saturating_add(value.len());
         let used = h.encoded_len();
         let pad = slice(buf, raw_end, used.saturating_sub(raw_end))?;
-        if pad.iter().any(|b| *b != 0) {
+        // The padding sits after the value; checking it would make every read touch the
+        // entry's last cache line even when the caller never looks at the value.
+        if verify_crc && pad.iter().any(|b| *b != 0) {
             return Err(DecodeError::NonZeroReserved);
         }
         if verify_crc {

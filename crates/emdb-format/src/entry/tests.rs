@@ -68,7 +68,7 @@ fn truncated_entry_is_incomplete() {
 }
 
 #[test]
-fn trusted_decode_skips_only_the_crc() {
+fn trusted_decode_skips_only_the_crc_and_padding_checks() {
     let mut out = vec![];
     let e = EntryRef::put(2, b"key", b"value", 7);
     e.encode_into(&mut out);
@@ -94,6 +94,18 @@ fn trusted_decode_skips_only_the_crc() {
     assert_eq!(
         EntryRef::decode_trusted(&bad),
         Err(DecodeError::NonZeroReserved)
+    );
+    // Non-zero padding (3 + 6 bytes after the header leave 7 of it): only the checked decode
+    // looks.
+    let padded_entry = EntryRef::put(2, b"key", b"value!", 7);
+    let mut padded = vec![];
+    padded_entry.encode_into(&mut padded);
+    let last = padded.len() - 1;
+    padded[last] = 1;
+    assert_eq!(EntryRef::decode(&padded), Err(DecodeError::NonZeroReserved));
+    assert_eq!(
+        EntryRef::decode_trusted(&padded),
+        Ok((padded_entry, padded.len()))
     );
     for cut in 0..out.len() {
         assert!(
