@@ -270,12 +270,23 @@ pub(crate) fn into_index(
     seed: u64,
     ordered: bool,
 ) -> (Index, NamespaceTable, SnapshotPoint) {
-    let index = Index::new(seed, ordered);
+    let mut default = None;
+    let mut named = Vec::new();
     for (id, expiring, tables) in snap.tables {
+        let ns = NsIndex::from_tables(tables, expiring, ordered);
         if id == 0 {
-            index.drop_ns(0);
+            default = Some(ns);
+        } else {
+            named.push((id, ns));
         }
-        index.insert(id, NsIndex::from_tables(tables, expiring, ordered));
+    }
+    let index = Index::with_default(
+        seed,
+        ordered,
+        default.unwrap_or_else(|| NsIndex::new(ordered)),
+    );
+    for (id, ns) in named {
+        index.insert(id, ns);
     }
     (index, snap.names, snap.point)
 }

@@ -243,17 +243,26 @@ impl NsList {
 pub(crate) struct Index {
     seed: u64,
     ordered: bool,
+    /// The default namespace (id 0). It lives as long as the index (it is never created or
+    /// dropped, and a clear empties it in place), so its reads skip the namespace list.
+    default: Arc<NsIndex>,
+    /// Every namespace, the default one included.
     namespaces: ArcSwap<NsList>,
 }
 
 impl Index {
     pub(crate) fn new(seed: u64, ordered: bool) -> Self {
-        let mut map = NsList::default();
-        map.add(0, NsIndex::new(ordered));
+        Self::with_default(seed, ordered, NsIndex::new(ordered))
+    }
+
+    /// An index whose default namespace is `default` (a snapshot's, for instance).
+    pub(crate) fn with_default(seed: u64, ordered: bool, default: NsIndex) -> Self {
+        let default = Arc::new(default);
         Index {
             seed,
             ordered,
-            namespaces: ArcSwap::from_pointee(map),
+            namespaces: ArcSwap::from_pointee(NsList(vec![(0, default.clone())])),
+            default,
         }
     }
 
@@ -271,10 +280,16 @@ impl Index {
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.
     pub(crate) fn with_ns<R>(&self, id: u32, f: impl FnOnce(&NsIndex) -> R) -> Option<R> {
+        if id == 0 {
+            return Some(f(&self.default));
+        }
         self.namespaces.load().get(id).map(|n| f(n))
     }
 
     pub(crate) fn ns(&self, id: u32) -> Option<Arc<NsIndex>> {
+        if id == 0 {
+            return Some(self.default.clone());
+        }
         self.namespaces.load().get(id).cloned()
     }
 
@@ -283,14 +298,18 @@ impl Index {
         self.insert(id, NsIndex::new(self.ordered));
     }
 
+    /// Adds a named namespace (no-op if present; the default one is fixed at construction).
     pub(crate) fn insert(&self, id: u32, ns: NsIndex) {
+        debug_assert_ne!(id, 0, "the default namespace is set at construction");
         let mut map = NsList::clone(&self.namespaces.load());
         map.add(id, ns);
         self.namespaces.store(Arc::new(map));
     }
 
-    /// Removes namespace `id`. Callers hold the engine's writer lock.
+    /// Removes named namespace `id` (the log format has no drop of the default namespace).
+    /// Callers hold the engine's writer lock.
     pub(crate) fn drop_ns(&self, id: u32) {
+        debug_assert_ne!(id, 0, "the default namespace is never dropped");
         let mut map = NsList::clone(&self.namespaces.load());
         map.remove(id);
         self.namespaces.store(Arc::new(map));
