@@ -16,6 +16,9 @@ use crate::storage::StorageFile;
 const MIB: u64 = 1 << 20;
 const MAX_CHUNK: u64 = 64 * MIB;
 const ZERO_BLOCK: usize = 1 << 20;
+/// The zeros preallocation writes (in the binary's zero-initialised data: no allocation, no
+/// memset per preallocation).
+static ZEROS: [u8; ZERO_BLOCK] = [0; ZERO_BLOCK];
 
 #[derive(Debug)]
 pub(crate) struct LogWriter {
@@ -61,7 +64,7 @@ impl LogWriter {
         if new_len > MAX_FILE_LEN {
             return Err(EngineError::FileTooLarge { max: MAX_FILE_LEN });
         }
-        let zeros = vec![0u8; ZERO_BLOCK];
+        let zeros = &ZEROS;
         let mut at = self.allocated;
         while at < new_len {
             let n = usize::try_from(new_len - at)
