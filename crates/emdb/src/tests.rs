@@ -154,6 +154,25 @@ fn transaction_reads_hide_expired_staged_values() {
 }
 
 #[test]
+fn removing_a_staged_write_returns_it_unless_it_expired() {
+    let t = FakeTime::new();
+    let db = db(&t, EmdbBuilder::new());
+    db.insert("kept", "old").unwrap();
+    db.transaction(|tx| {
+        tx.insert("kept", "new")?;
+        assert_eq!(tx.remove("kept")?, Some(b"new".to_vec()));
+        assert_eq!(tx.remove("kept")?, None);
+        tx.insert_with_ttl("gone", "v", Ttl::After(Duration::ZERO))?;
+        assert_eq!(tx.remove("gone")?, None);
+        Ok(())
+    })
+    .unwrap();
+    // The key stored before the transaction is deleted by it.
+    assert_eq!(db.get("kept").unwrap(), None);
+    assert_eq!(db.get("gone").unwrap(), None);
+}
+
+#[test]
 fn public_types_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Emdb>();

@@ -1,6 +1,7 @@
 //! [`Transaction`]: staged writes to the default namespace, committed as one atomic batch.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use emdb_engine::OwnedOp;
 
@@ -100,10 +101,30 @@ impl<'db> Transaction<'db> {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> Result<Option<Vec<u8>>> {
-        let key = key.into();
-        let visible = self.get(&key)?;
-        let present = visible.is_some();
-        let _ = self.overlay.insert(key, Staged::Remove { present });
+        // One lookup of the key in the overlay serves both the read and the staging.
+        let db = self.db;
+        let visible = match self.overlay.entry(key.into()) {
+            Entry::Occupied(mut staged) => {
+                let before = staged.insert(Staged::Remove { present: false });
+                let visible = match before {
+                    Staged::Insert { value, expires_at } if !db.inner.clock.expired(expires_at) => {
+                        Some(value)
+                    }
+                    _ => None,
+                };
+                staged.insert(Staged::Remove {
+                    present: visible.is_some(),
+                });
+                visible
+            }
+            Entry::Vacant(slot) => {
+                let visible = db.get(slot.key())?;
+                slot.insert(Staged::Remove {
+                    present: visible.is_some(),
+                });
+                visible
+            }
+        };
         Ok(visible)
     }
 
