@@ -1,5 +1,6 @@
 //! Random operation sequences against a `BTreeMap` model, compared after every step, with
-//! flushes, checkpoints, compactions and reopens mixed in.
+//! flushes, checkpoints, compactions and reopens mixed in. The database keeps the range index, so
+//! ordered scans are compared too.
 
 use std::collections::BTreeMap;
 
@@ -78,15 +79,37 @@ fn check(db: &Emdb, m: &Model) {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         assert_eq!(got, want, "namespace {name:?}");
+        // Ordered scans: the whole namespace, and from a key in the middle.
+        let (all, from) = if name.is_empty() {
+            (
+                db.range(..).unwrap(),
+                db.iter_from(key(7)).unwrap().collect(),
+            )
+        } else {
+            let n = db.namespace(name).unwrap();
+            (n.range(..).unwrap(), n.iter_from(key(7)).unwrap().collect())
+        };
+        assert_eq!(all, want, "range of namespace {name:?}");
+        let want_from: Vec<_> = want.iter().filter(|(k, _)| *k >= key(7)).cloned().collect();
+        let from: Vec<(Vec<u8>, Vec<u8>)> = from;
+        assert_eq!(from, want_from, "iter_from in namespace {name:?}");
     }
     let total: usize = m.data.values().map(BTreeMap::len).sum();
     assert_eq!(db.stats().unwrap().live_records, total as u64);
 }
 
+fn open(path: &std::path::Path) -> Emdb {
+    Emdb::builder()
+        .path(path)
+        .enable_range_scans(true)
+        .build()
+        .unwrap()
+}
+
 fn run(ops: Vec<Op>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.emdb");
-    let mut db = Emdb::open(&path).unwrap();
+    let mut db = open(&path);
     let mut m = Model::default();
     m.data.insert(String::new(), BTreeMap::new());
     for op in ops {
@@ -189,7 +212,7 @@ fn run(ops: Vec<Op>) {
             Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
                 drop(db);
-                db = Emdb::open(&path).unwrap();
+                db = open(&path);
             }
         }
         check(&db, &m);
