@@ -1,9 +1,10 @@
-//! Side-by-side benchmark of emdb against redb, LMDB (heed), fjall, sled and emdb 0.8.5, with the
+//! Side-by-side benchmark of emdb against redb, LMDB, fjall, sled and emdb 0.8.5, with the
 //! workload of redb's `lmdb_benchmark`. Each build has one engine feature; `cargo xtask bench
 //! --compare` builds and runs each in its own process and prints the comparison table.
 //!
 //! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit]`, or `emdb-bench --report FILE...`
 //! to print the comparison table of earlier runs.
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(any(
         feature = "emdb",
