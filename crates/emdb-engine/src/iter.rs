@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
+use crate::index::ordered::OrdKey;
+use crate::log::mmap::Mapping;
+use crate::log::reader::LogReader;
 
 /// Iterator over `(key, value, expires_at)` of one namespace; see the module docs.
 #[derive(Debug)]
@@ -101,10 +104,13 @@ pub struct RangeIter {
     engine: Arc<Engine>,
     cur: Arc<Generation>,
     ns: u32,
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
+    lo: Bound<OrdKey>,
+    hi: Bound<OrdKey>,
     max_seq: u64,
     page: std::vec::IntoIter<u64>,
+    /// The map the page's records are read through (loaded once per page); `None` reads with
+    /// `pread`.
+    map: Option<Arc<Mapping>>,
     /// The page was fetched after a compaction: look its keys up in the current generation.
     page_via_current: bool,
     page_size: usize,
@@ -132,10 +138,11 @@ impl Engine {
             engine: self.clone(),
             cur,
             ns,
-            lo,
-            hi,
+            lo: lo.map(OrdKey::from_vec),
+            hi: hi.map(OrdKey::from_vec),
             max_seq,
             page: Vec::new().into_iter(),
+            map: None,
             page_via_current: false,
             page_size: RANGE_PAGE_FIRST,
             exhausted: false,
@@ -145,8 +152,7 @@ impl Engine {
 
 impl RangeIter {
     fn refill(&mut self) {
-        let lo = self.lo.as_ref().map(Vec::as_slice);
-        let hi = self.hi.as_ref().map(Vec::as_slice);
+        let (lo, hi) = (self.lo.as_ref(), self.hi.as_ref());
         let page = self
             .cur
             .index
@@ -161,7 +167,9 @@ impl RangeIter {
             self.lo = Bound::Excluded(last);
         }
         self.page_via_current = !Arc::ptr_eq(&self.cur, &self.engine.generation.load());
-        self.cur.reader.touch(&page.offsets);
+        // Loaded after the page's offsets were read, so it covers them.
+        self.map = self.cur.reader.mapping();
+        LogReader::touch(self.map.as_deref(), &page.offsets);
         self.page = page.offsets.into_iter();
     }
 }
@@ -179,14 +187,13 @@ impl Iterator for RangeIter {
                     continue;
                 }
             };
+            let map = self.map.as_deref();
             if !self.page_via_current {
-                return Some(
-                    self.cur
-                        .reader
-                        .with_entry(off, |e| (e.key.to_vec(), e.value.to_vec(), e.expires_at)),
-                );
+                return Some(self.cur.reader.with_entry_in(map, off, |e| {
+                    (e.key.to_vec(), e.value.to_vec(), e.expires_at)
+                }));
             }
-            let key = match self.cur.reader.with_entry(off, |e| e.key.to_vec()) {
+            let key = match self.cur.reader.with_entry_in(map, off, |e| e.key.to_vec()) {
                 Ok(k) => k,
                 Err(e) => return Some(Err(e)),
             };

@@ -40,14 +40,12 @@ impl RecordIter {
     pub(crate) fn range(
         inner: &Arc<Inner>,
         ns: u32,
-        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+        (lo, hi): (Bound<Vec<u8>>, Bound<Vec<u8>>),
     ) -> Result<Self> {
         if !inner.range_scans {
             return Err(emdb_engine::EngineError::RangeIndexDisabled.into());
         }
-        let it = inner
-            .engine
-            .range_iter(ns, bounds.0.clone(), bounds.1.clone())?;
+        let it = inner.engine.range_iter(ns, lo, hi)?;
         Ok(RecordIter {
             source: Source::Range(it),
             inner: inner.clone(),

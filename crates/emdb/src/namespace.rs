@@ -262,7 +262,7 @@ impl Namespace {
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            &owned_bounds(&range),
+            owned_bounds(&range),
         )?))
     }
 
@@ -280,7 +280,7 @@ impl Namespace {
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            &bounds,
+            bounds,
         )?))
     }
 
@@ -294,7 +294,11 @@ impl Namespace {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn iter_from(&self, start: impl AsRef<[u8]>) -> Result<NamespaceRangeIter> {
-        self.range_iter(start.as_ref().to_vec()..)
+        Ok(NamespaceRangeIter(RecordIter::range(
+            &self.inner,
+            self.id,
+            (Bound::Included(start.as_ref().to_vec()), Bound::Unbounded),
+        )?))
     }
 
     /// Records with keys strictly after `start`, in key order.
@@ -307,7 +311,11 @@ impl Namespace {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn iter_after(&self, start: impl AsRef<[u8]>) -> Result<NamespaceRangeIter> {
-        self.range_iter((Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded))
+        Ok(NamespaceRangeIter(RecordIter::range(
+            &self.inner,
+            self.id,
+            (Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded),
+        )?))
     }
 
     /// Sets `key` with an explicit TTL.

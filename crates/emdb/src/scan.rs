@@ -68,7 +68,7 @@ impl Emdb {
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            &owned_bounds(&range),
+            owned_bounds(&range),
         )?))
     }
 
@@ -96,7 +96,7 @@ impl Emdb {
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            &prefix_bounds(prefix.as_ref()),
+            prefix_bounds(prefix.as_ref()),
         )?))
     }
 
@@ -109,7 +109,11 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn iter_from(&self, start: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        self.range_iter(start.as_ref().to_vec()..)
+        Ok(EmdbRangeIter(RecordIter::range(
+            &self.inner,
+            0,
+            (Bound::Included(start.as_ref().to_vec()), Bound::Unbounded),
+        )?))
     }
 
     /// Records with keys strictly after `start`, in key order.
@@ -121,6 +125,10 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn iter_after(&self, start: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        self.range_iter((Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded))
+        Ok(EmdbRangeIter(RecordIter::range(
+            &self.inner,
+            0,
+            (Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded),
+        )?))
     }
 }

@@ -14,16 +14,24 @@ use std::ops::Bound;
 /// against a non-zero byte), so the prefix order is the byte order; equal prefixes fall back to
 /// the whole key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct OrdKey {
+pub(crate) struct OrdKey {
     prefix: u64,
     key: Box<[u8]>,
 }
 
 impl OrdKey {
-    fn new(key: &[u8]) -> Self {
+    pub(crate) fn new(key: &[u8]) -> Self {
         OrdKey {
             prefix: prefix_of(key),
             key: key.into(),
+        }
+    }
+
+    /// Takes `key` without copying it (when its capacity is its length).
+    pub(crate) fn from_vec(key: Vec<u8>) -> Self {
+        OrdKey {
+            prefix: prefix_of(&key),
+            key: key.into_boxed_slice(),
         }
     }
 }
@@ -32,7 +40,9 @@ impl OrdKey {
     clippy::big_endian_bytes,
     reason = "big-endian makes integer order equal byte order; never stored on disk"
 )]
-fn prefix_of(key: &[u8]) -> u64 {
+/// The first 8 bytes of `key` as a big-endian integer, zero-padded: where two prefixes differ,
+/// their integer order is the keys' byte order.
+pub(crate) fn prefix_of(key: &[u8]) -> u64 {
     let mut p = [0u8; 8];
     let n = key.len().min(8);
     p[..n].copy_from_slice(&key[..n]);
@@ -51,7 +61,7 @@ struct Slot {
 #[derive(Debug, Default)]
 pub(crate) struct Page {
     pub(crate) offsets: Vec<u64>,
-    pub(crate) last: Option<Vec<u8>>,
+    pub(crate) last: Option<OrdKey>,
 }
 
 /// The ordered set; only the engine's writer mutates it.
@@ -95,21 +105,22 @@ impl Ordered {
     /// most `limit`.
     fn matching<'s>(
         &'s self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
+        lo: Bound<&OrdKey>,
+        hi: Bound<&OrdKey>,
         max_seq: u64,
-    ) -> impl Iterator<Item = (&'s OrdKey, &'s Slot)> + 's {
+    ) -> impl Iterator<Item = (&'s OrdKey, &'s Slot)> + use<'s> {
         bounds(lo, hi)
+            .map(|b| self.0.range(b))
             .into_iter()
-            .flat_map(move |b| self.0.range(b))
+            .flatten()
             .filter(move |(_, s)| s.seq <= max_seq)
     }
 
     /// The next page of a range scan.
     pub(crate) fn page(
         &self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
+        lo: Bound<&OrdKey>,
+        hi: Bound<&OrdKey>,
         limit: usize,
         max_seq: u64,
     ) -> Page {
@@ -122,7 +133,7 @@ impl Ordered {
             page.offsets.push(s.offset);
             last = Some(k);
         }
-        page.last = last.map(|k| k.key.to_vec());
+        page.last = last.cloned();
         page
     }
 
@@ -134,7 +145,8 @@ impl Ordered {
         limit: usize,
         max_seq: u64,
     ) -> Vec<Vec<u8>> {
-        self.matching(lo, hi, max_seq)
+        let (lo, hi) = (lo.map(OrdKey::new), hi.map(OrdKey::new));
+        self.matching(lo.as_ref(), hi.as_ref(), max_seq)
             .take(limit)
             .map(|(k, _)| k.key.to_vec())
             .collect()
@@ -143,7 +155,10 @@ impl Ordered {
 
 /// The bounds as set keys; `None` when they select nothing (`BTreeMap::range` would panic on
 /// a start after the end, or on equal excluded bounds).
-fn bounds(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Option<(Bound<OrdKey>, Bound<OrdKey>)> {
+fn bounds<'k>(
+    lo: Bound<&'k OrdKey>,
+    hi: Bound<&'k OrdKey>,
+) -> Option<(Bound<&'k OrdKey>, Bound<&'k OrdKey>)> {
     if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
         (lo, hi)
     {
@@ -152,7 +167,7 @@ fn bounds(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Option<(Bound<OrdKey>, Bound<Or
             return None;
         }
     }
-    Some((lo.map(OrdKey::new), hi.map(OrdKey::new)))
+    Some((lo, hi))
 }
 
 #[cfg(test)]
@@ -181,9 +196,14 @@ mod tests {
         set.insert(b"k\x0a", 5, 200);
         set.moved(b"k\x03", 300);
         set.remove(b"k\x04");
-        let page = set.page(Bound::Excluded(b"k\x01"), Bound::Unbounded, 3, 0);
+        let page = set.page(
+            Bound::Excluded(&OrdKey::new(b"k\x01")),
+            Bound::Unbounded,
+            3,
+            0,
+        );
         assert_eq!(page.offsets, [100, 300, 100]);
-        assert_eq!(page.last.as_deref(), Some(&b"k\x05"[..]));
+        assert_eq!(page.last.map(|k| k.key), Some(b"k\x05"[..].into()));
         // Keys that entered after sequence 4 are invisible to a scan made at 4.
         assert_eq!(
             set.keys(Bound::Included(b"k\x09"), Bound::Unbounded, 9, 4),
@@ -194,8 +214,9 @@ mod tests {
                 .len(),
             2
         );
+        let k = OrdKey::new(b"k");
         assert!(
-            set.page(Bound::Excluded(b"k"), Bound::Excluded(b"k"), 9, 9)
+            set.page(Bound::Excluded(&k), Bound::Excluded(&k), 9, 9)
                 .offsets
                 .is_empty()
         );

@@ -151,9 +151,8 @@ impl LogReader {
     /// Reads the first byte of the entry at each offset, so the page faults and cache misses of
     /// a batch of reads overlap instead of being paid one decode at a time. Only a hint: does
     /// nothing without a map.
-    pub(crate) fn touch(&self, offsets: &[u64]) {
-        if let Some(slot) = &self.map {
-            let m = slot.load();
+    pub(crate) fn touch(map: Option<&Mapping>, offsets: &[u64]) {
+        if let Some(m) = map {
             let bytes = m.as_slice();
             let mut fold = 0u8;
             for off in offsets {
@@ -171,9 +170,23 @@ impl LogReader {
         offset: u64,
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
-        let at = usize::try_from(offset).map_err(|_| EngineError::FileTooLarge { max: 0 })?;
         if let Some(slot) = &self.map {
-            let m = slot.load();
+            return self.with_entry_in(Some(&slot.load()), offset, f);
+        }
+        self.with_entry_in(None, offset, f)
+    }
+
+    /// [`LogReader::with_entry`] through `map`, a mapping from [`LogReader::mapping`] that
+    /// covers `offset` (any mapping loaded after the offset was published does), or with
+    /// `pread` when `None`. Lets a caller reading many entries load the map once.
+    pub(crate) fn with_entry_in<R>(
+        &self,
+        map: Option<&Mapping>,
+        offset: u64,
+        f: impl FnOnce(EntryRef<'_>) -> R,
+    ) -> Result<R> {
+        let at = usize::try_from(offset).map_err(|_| EngineError::FileTooLarge { max: 0 })?;
+        if let Some(m) = map {
             let bytes = m.as_slice().get(at..).unwrap_or_default();
             return self.decode(offset, bytes, f);
         }

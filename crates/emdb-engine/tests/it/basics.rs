@@ -493,3 +493,75 @@ fn ordered_index_deferred_after_a_snapshot_reopen_sees_every_write() {
         .collect();
     assert_eq!(got, vec![key(1)]);
 }
+
+/// Where `key`'s value starts in the map.
+fn value_start(e: &emdb_engine::Engine, key: &[u8]) -> usize {
+    match e.get_ref(0, key).unwrap().unwrap().0 {
+        ValueBytes::Mapped { start, .. } => start,
+        ValueBytes::Owned(_) => panic!("expected a mapped value"),
+    }
+}
+
+#[test]
+fn a_batch_with_the_range_index_is_laid_out_in_key_order_and_its_last_write_wins() {
+    let (_d, path) = temp_db();
+    let ops = [
+        WriteOp::Put {
+            ns: 0,
+            key: b"d",
+            value: b"1",
+            expires_at: 0,
+        },
+        WriteOp::Put {
+            ns: 0,
+            key: b"b",
+            value: b"1",
+            expires_at: 0,
+        },
+        WriteOp::Delete { ns: 0, key: b"c" },
+        WriteOp::Put {
+            ns: 0,
+            key: b"b",
+            value: b"2",
+            expires_at: 0,
+        },
+        WriteOp::Put {
+            ns: 0,
+            key: b"c",
+            value: b"3",
+            expires_at: 0,
+        },
+        WriteOp::Put {
+            ns: 0,
+            key: b"a",
+            value: b"1",
+            expires_at: 0,
+        },
+        WriteOp::Delete { ns: 0, key: b"d" },
+    ];
+    let want = vec![
+        (b"a".to_vec(), b"1".to_vec()),
+        (b"b".to_vec(), b"2".to_vec()),
+        (b"c".to_vec(), b"3".to_vec()),
+    ];
+    {
+        let e = open(&path, os_config(true).with_range_index(true));
+        e.commit(&ops).unwrap();
+        assert_eq!(dump(&e, 0), want);
+        // Records sit in the log in key order, whatever order the batch listed them in.
+        let starts: Vec<usize> = [&b"a"[..], b"b", b"c"]
+            .iter()
+            .map(|k| value_start(&e, k))
+            .collect();
+        assert!(starts.is_sorted(), "{starts:?}");
+        e.flush().unwrap();
+    }
+    let e = open(&path, os_config(true).with_range_index(true));
+    assert_eq!(dump(&e, 0), want);
+    // Without the range index the batch keeps its order, with the same outcome.
+    let (_d2, path2) = temp_db();
+    let e = open(&path2, os_config(true));
+    e.commit(&ops).unwrap();
+    assert_eq!(dump(&e, 0), want);
+    assert!(value_start(&e, b"c") < value_start(&e, b"a"));
+}
