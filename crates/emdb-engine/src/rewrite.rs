@@ -131,11 +131,11 @@ impl Rewrite {
         // Nothing of a rewrite is trusted until the final fsync and rename, so lag 0 is true
         // whenever the file can be found under its final name.
         let synced = self.writer.tail;
-        let offsets = encode_frame(&mut self.writer, &self.cur, synced, entries)?;
+        encode_frame(&mut self.writer, &self.cur, synced, entries)?;
         self.writer
             .reserve(self.writer.buf.len() as u64, &self.cur.reader)?;
         self.writer.append_buf()?;
-        for (e, at) in entries.iter().zip(offsets) {
+        for (e, &at) in entries.iter().zip(&self.writer.offsets) {
             apply_entry(&self.cur.index, &mut self.names, &self.cur.reader, e, at)?;
         }
         Ok(())

@@ -113,13 +113,14 @@ fn key_ordered<'a>(entries: &[EntryRef<'a>]) -> Option<Vec<EntryRef<'a>>> {
     Some(order.iter().map(|o| entries[o.2 as usize]).collect())
 }
 
-/// Encodes `entries` as one frame into `w.buf`; returns each entry's absolute offset.
+/// Encodes `entries` as one frame into `w.buf`, and each entry's absolute offset into
+/// `w.offsets`.
 pub(crate) fn encode_frame(
     w: &mut LogWriter,
     cur: &Generation,
     synced: u64,
     entries: &[EntryRef<'_>],
-) -> Result<Vec<u64>> {
+) -> Result<()> {
     let tail = w.tail;
     let kind = match entries {
         [one] => FrameKind::for_op(one.op),
@@ -133,7 +134,8 @@ pub(crate) fn encode_frame(
     };
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
-    let mut offsets = Vec::with_capacity(entries.len());
+    let offsets = &mut w.offsets;
+    offsets.clear();
     let mut plain = Vec::new();
     let mut b = FrameBuilder::new(&mut buf, kind, flags);
     for e in entries {
@@ -153,7 +155,7 @@ pub(crate) fn encode_frame(
     let result = b.finish(lag_for(tail, synced));
     w.buf = buf;
     result?;
-    Ok(offsets)
+    Ok(())
 }
 
 impl Engine {
@@ -167,8 +169,17 @@ impl Engine {
         for op in ops {
             check_limits(op)?;
         }
-        let entries: Vec<EntryRef<'_>> = ops.iter().map(WriteOp::entry).collect();
-        self.commit_entries(&mut self.writer.lock(), &entries)?;
+        // A single write (the common case) needs no vector.
+        let one;
+        let many: Vec<EntryRef<'_>>;
+        let entries: &[EntryRef<'_>] = if let [op] = ops {
+            one = [op.entry()];
+            &one
+        } else {
+            many = ops.iter().map(WriteOp::entry).collect();
+            &many
+        };
+        self.commit_entries(&mut self.writer.lock(), entries)?;
         if self.config.sync == SyncPolicy::EveryWrite {
             self.flush()?;
         }
@@ -191,12 +202,12 @@ impl Engine {
                 return Err(EngineError::NamespaceMissing(e.ns));
             }
         }
-        let offsets = encode_frame(w, &cur, self.commit.synced(), entries)?;
+        encode_frame(w, &cur, self.commit.synced(), entries)?;
         w.reserve(w.buf.len() as u64, &cur.reader)
             .inspect_err(|_| self.commit.poison())?;
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
-        for (e, at) in entries.iter().zip(offsets) {
+        for (e, &at) in entries.iter().zip(&w.offsets) {
             // The frame is durable-to-be; an apply failure means the index and log disagree.
             apply_entry(&cur.index, &mut names, &cur.reader, e, at)
                 .inspect_err(|_| self.commit.poison())?;

@@ -30,6 +30,8 @@ pub(crate) struct LogWriter {
     min_chunk: u64,
     /// Reusable encode buffer.
     pub(crate) buf: Vec<u8>,
+    /// Offsets of the entries of the frame in `buf` (reused, like `buf`).
+    pub(crate) offsets: Vec<u64>,
     /// Offset and CRC field of the last frame written (0, 0 if none).
     pub(crate) last_frame: (u64, u32),
 }
@@ -47,6 +49,7 @@ impl LogWriter {
             allocated,
             min_chunk: min_chunk.max(4096),
             buf: Vec::new(),
+            offsets: Vec::new(),
             last_frame: (0, 0),
         }
     }
