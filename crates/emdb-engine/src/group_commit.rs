@@ -1,13 +1,20 @@
 //! Durability: shared `fdatasync`s, the synced watermark, and poisoning after a failure.
 //!
 //! A flush asks for the log to be durable up to the tail it saw. If a sync is already running,
-//! the flusher waits for it and re-checks; otherwise it becomes the leader, syncs everything
-//! written so far, and wakes the others. So concurrent flushes share one `fdatasync` under every
-//! policy. Before syncing, a leader gathers its round: if the previous sync served k flushers, it
-//! waits until k have queued, at most half the recent `fdatasync` time (`max_wait` and
-//! `max_batch` under `Group`), so writers that flush after every record are batched instead of
-//! each syncing alone; a single writer never waits. The epoch changes when compaction swaps in a new file; a sync of the old file can then
-//! no longer advance the watermark.
+//! the flusher parks until that sync ends and re-checks; otherwise it becomes the leader, syncs
+//! everything written so far, and unparks every flusher that waited. So concurrent flushes share
+//! one `fdatasync` under every policy. A woken flusher that the sync covered returns on the
+//! lock-free watermark without taking the state lock again.
+//!
+//! Before syncing, a leader gathers its round: if k flushers took part in the previous round
+//! (its leader and everyone who waited on it), it waits until k have queued, at most half the
+//! recent `fdatasync` time (`max_wait` and `max_batch` under `Group`), so writers that flush
+//! after every record share one sync instead of each syncing alone; a single writer never
+//! waits. Queueing flushers wake the gathering leader only once its round is complete: each
+//! wake-up is a context switch the writers still on their way would queue behind.
+//!
+//! The epoch changes when compaction swaps in a new file; a sync of the old file can then no
+//! longer advance the watermark.
 //!
 //! Invariant: `synced` only grows within an epoch and never exceeds what an `fdatasync` that
 //! returned `Ok` covered. After a failed sync or write the engine is poisoned: every later
@@ -16,6 +23,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -30,7 +38,11 @@ struct SyncState {
     epoch: u64,
     synced: u64,
     syncing: bool,
+    /// Flushers waiting for the sync in progress (parked in `sleepers`).
     waiting: usize,
+    /// While a leader gathers: the number of flushers (itself included) it waits for; 0 otherwise.
+    gathering_for: usize,
+    sleepers: Vec<Thread>,
     /// Flushes the previous sync served (its leader and followers).
     last_round: usize,
     /// Recent `fdatasync` duration (moving average), which bounds how long a leader waits.
@@ -40,8 +52,8 @@ struct SyncState {
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     state: Mutex<SyncState>,
-    /// Followers wait here for a sync to finish.
-    cv: Condvar,
+    /// Syncs finished (successfully or not); a follower sleeps until it passes the count it saw.
+    rounds: AtomicU64,
     /// A gathering leader waits here for followers to queue (kept apart so arrivals do not wake
     /// every follower).
     gather: Condvar,
@@ -62,10 +74,12 @@ impl GroupCommit {
                 synced,
                 syncing: false,
                 waiting: 0,
+                gathering_for: 0,
+                sleepers: Vec::new(),
                 last_round: 1,
                 sync_time: Duration::ZERO,
             }),
-            cv: Condvar::new(),
+            rounds: AtomicU64::new(0),
             gather: Condvar::new(),
             written: AtomicU64::new(synced),
             synced: AtomicU64::new(synced),
@@ -84,7 +98,8 @@ impl GroupCommit {
 
     pub(crate) fn poison(&self) {
         self.poisoned.store(true, Ordering::Release);
-        self.cv.notify_all();
+        let sleepers = std::mem::take(&mut self.state.lock().sleepers);
+        wake(sleepers);
     }
 
     pub(crate) fn is_poisoned(&self) -> bool {
@@ -112,7 +127,6 @@ impl GroupCommit {
         st.synced = tail;
         self.synced.store(tail, Ordering::Release);
         self.written.store(tail, Ordering::Release);
-        self.cv.notify_all();
     }
 
     /// Makes everything written before this call durable.
@@ -128,11 +142,26 @@ impl GroupCommit {
             if !st.syncing {
                 break;
             }
+            let round = self.rounds.load(Ordering::Acquire);
             st.waiting += 1;
-            // Tell a gathering leader one more flusher has queued.
-            self.gather.notify_one();
-            self.cv.wait(&mut st);
-            st.waiting -= 1;
+            st.sleepers.push(std::thread::current());
+            // Wake a gathering leader only when its round is complete: each wake-up costs a
+            // context switch that the flushers still on their way would wait behind.
+            if st.gathering_for != 0 && st.waiting + 1 >= st.gathering_for {
+                self.gather.notify_one();
+            }
+            drop(st);
+            // The leader bumps `rounds` before it unparks; a wake-up without that is spurious.
+            while self.rounds.load(Ordering::Acquire) == round && !self.is_poisoned() {
+                std::thread::park();
+            }
+            self.check()?;
+            if self.synced() >= target {
+                // Covered (in this epoch; if the file was switched since, the new one is fully
+                // synced and the answer is the same).
+                return Ok(());
+            }
+            st = self.state.lock();
         }
         st.syncing = true;
         // Gather the round: when the previous sync served several flushers, they are likely
@@ -146,10 +175,12 @@ impl GroupCommit {
             _ => (st.last_round, st.sync_time / 2),
         };
         let deadline = Instant::now() + max_wait;
+        st.gathering_for = want;
         while st.waiting + 1 < want && Instant::now() < deadline {
             let nap = deadline.saturating_duration_since(Instant::now());
             self.gather.wait_for(&mut st, nap);
         }
+        st.gathering_for = 0;
         let participants = st.waiting + 1;
         let upto = self.written.load(Ordering::Acquire);
         let file = st.file.clone();
@@ -161,7 +192,11 @@ impl GroupCommit {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         let mut st = self.state.lock();
         st.syncing = false;
-        st.last_round = participants;
+        st.waiting = 0;
+        let sleepers = std::mem::take(&mut st.sleepers);
+        // Everyone who waited on this round is flushing now, covered or not: the next leader
+        // gathers for as many.
+        st.last_round = participants.max(1 + sleepers.len());
         st.sync_time = (st.sync_time * 7 + took) / 8;
         let out = match result {
             Ok(()) => {
@@ -179,7 +214,157 @@ impl GroupCommit {
                 })
             }
         };
-        self.cv.notify_all();
+        self.rounds.fetch_add(1, Ordering::AcqRel);
+        drop(st);
+        wake(sleepers);
         out
+    }
+}
+
+/// Unparks every thread in `sleepers` (each re-checks what it waits for).
+fn wake(sleepers: Vec<Thread>) {
+    for t in sleepers {
+        t.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::log::mmap::Mapping;
+
+    /// A file whose `sync_data` reports it started, then waits for the test to say how it ends.
+    #[derive(Debug)]
+    struct GatedFile {
+        started: Mutex<mpsc::Sender<()>>,
+        outcome: Mutex<mpsc::Receiver<io::Result<()>>>,
+    }
+
+    impl StorageFile for GatedFile {
+        fn read_at(&self, _: &mut [u8], _: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.started.lock().send(()).expect("test alive");
+            self.outcome.lock().recv().expect("test alive")
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn len(&self) -> io::Result<u64> {
+            Ok(0)
+        }
+        fn set_len(&self, _: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn map(&self, _: u64) -> io::Result<Option<Arc<Mapping>>> {
+            Ok(None)
+        }
+    }
+
+    /// A group commit over a gated file, with the channels that drive its syncs.
+    fn gated() -> (
+        Arc<GroupCommit>,
+        mpsc::Receiver<()>,
+        mpsc::Sender<io::Result<()>>,
+    ) {
+        let (started_tx, started) = mpsc::channel();
+        let (outcome, outcome_rx) = mpsc::channel();
+        let file = GatedFile {
+            started: Mutex::new(started_tx),
+            outcome: Mutex::new(outcome_rx),
+        };
+        (
+            Arc::new(GroupCommit::new(Arc::new(file), 0)),
+            started,
+            outcome,
+        )
+    }
+
+    /// Waits until a flusher has parked behind the running sync.
+    fn wait_for_follower(gc: &GroupCommit) {
+        while gc.state.lock().sleepers.is_empty() {
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_follower_behind_a_failed_sync_gets_poisoned_not_success() {
+        let (gc, started, outcome) = gated();
+        gc.publish_written(100);
+        let leader = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        started.recv().unwrap();
+        // Written while the first sync runs, so that sync does not cover it.
+        gc.publish_written(200);
+        let follower = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        wait_for_follower(&gc);
+        outcome.send(Err(io::Error::other("disk gone"))).unwrap();
+        assert!(matches!(
+            leader.join().unwrap(),
+            Err(EngineError::Io { .. })
+        ));
+        assert!(matches!(
+            follower.join().unwrap(),
+            Err(EngineError::Poisoned)
+        ));
+        assert_eq!(gc.synced(), 0);
+    }
+
+    #[test]
+    fn a_follower_covered_by_the_running_sync_returns_when_it_ends() {
+        let (gc, started, outcome) = gated();
+        gc.publish_written(100);
+        let leader = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        started.recv().unwrap();
+        let follower = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        wait_for_follower(&gc);
+        outcome.send(Ok(())).unwrap();
+        leader.join().unwrap().unwrap();
+        follower.join().unwrap().unwrap();
+        assert_eq!(gc.synced(), 100);
+        assert_eq!(gc.sync_count(), 1, "the follower shared the leader's sync");
+    }
+
+    #[test]
+    fn poisoning_wakes_parked_followers_with_an_error() {
+        let (gc, started, outcome) = gated();
+        gc.publish_written(100);
+        let leader = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        started.recv().unwrap();
+        gc.publish_written(200);
+        let follower = std::thread::spawn({
+            let gc = gc.clone();
+            move || gc.flush(SyncPolicy::OnFlush)
+        });
+        wait_for_follower(&gc);
+        // A failed write elsewhere poisons the engine while the sync is still running.
+        gc.poison();
+        assert!(matches!(
+            follower.join().unwrap(),
+            Err(EngineError::Poisoned)
+        ));
+        outcome.send(Ok(())).unwrap();
+        leader.join().unwrap().unwrap();
     }
 }
