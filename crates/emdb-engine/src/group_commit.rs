@@ -7,10 +7,10 @@
 //! lock-free watermark without taking the state lock again.
 //!
 //! Before syncing, a leader gathers its round: if k flushers took part in the previous round
-//! (its leader and everyone who waited on it), it waits until k have queued, at most half the
+//! (its leader and everyone who waited on it), it waits until k have queued, for at most the
 //! recent `fdatasync` time (`max_wait` and `max_batch` under `Group`), so writers that flush
-//! after every record share one sync instead of each syncing alone; a single writer never
-//! waits. Queueing flushers wake the gathering leader only once its round is complete: each
+//! after every record share one sync instead of each syncing alone. At worst a flush then takes
+//! two syncs' time instead of one; a single writer never waits. Queueing flushers wake the gathering leader only once its round is complete: each
 //! wake-up is a context switch the writers still on their way would queue behind.
 //!
 //! The epoch changes when compaction swaps in a new file; a sync of the old file can then no
@@ -43,7 +43,7 @@ struct SyncState {
     /// While a leader gathers: the number of flushers (itself included) it waits for; 0 otherwise.
     gathering_for: usize,
     sleepers: Vec<Thread>,
-    /// Flushes the previous sync served (its leader and followers).
+    /// Flushers that took part in the previous round (its leader and everyone who waited on it).
     last_round: usize,
     /// Recent `fdatasync` duration (moving average), which bounds how long a leader waits.
     sync_time: Duration,
@@ -172,7 +172,7 @@ impl GroupCommit {
                 max_wait,
                 max_batch,
             } => (st.last_round.min(max_batch.max(1)), max_wait),
-            _ => (st.last_round, st.sync_time / 2),
+            _ => (st.last_round, st.sync_time),
         };
         let deadline = Instant::now() + max_wait;
         st.gathering_for = want;
