@@ -59,7 +59,7 @@ impl Space<'_> {
     }
 
     pub(crate) fn expiry(&self, ttl: Ttl) -> Result<u64> {
-        expiry_for(ttl, self.inner.default_ttl, self.now())
+        expiry_for(ttl, self.inner.default_ttl, || self.now())
     }
 
     pub(crate) fn insert_with(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {

@@ -77,8 +77,13 @@ pub(crate) fn is_expired(expires_at: u64, now: u64) -> bool {
     expires_at != 0 && expires_at <= now
 }
 
-/// The expiry to store for `ttl` written at `now`.
-pub(crate) fn expiry_for(ttl: Ttl, default: Option<Duration>, now: u64) -> Result<u64> {
+/// The expiry (unix ms, 0 for none) of a write made with `ttl`. Reads the clock only when the
+/// record gets an expiry.
+pub(crate) fn expiry_for(
+    ttl: Ttl,
+    default: Option<Duration>,
+    now: impl FnOnce() -> u64,
+) -> Result<u64> {
     let after = match ttl {
         Ttl::Never => return Ok(0),
         Ttl::Default => match default {
@@ -87,7 +92,7 @@ pub(crate) fn expiry_for(ttl: Ttl, default: Option<Duration>, now: u64) -> Resul
         },
         Ttl::After(d) => d,
     };
-    let at = u128::from(now) + after.as_millis();
+    let at = u128::from(now()) + after.as_millis();
     match u64::try_from(at) {
         // 0 means "never": a record that expires at the epoch expires at 1 ms instead.
         Ok(at) => Ok(at.max(1)),
@@ -200,19 +205,31 @@ mod tests {
     #[test]
     fn expiry_arithmetic() {
         let sec = Duration::from_secs(1);
-        assert_eq!(expiry_for(Ttl::Never, Some(sec), 500).ok(), Some(0));
-        assert_eq!(expiry_for(Ttl::Default, None, 500).ok(), Some(0));
-        assert_eq!(expiry_for(Ttl::Default, Some(sec), 500).ok(), Some(1500));
         assert_eq!(
-            expiry_for(Ttl::After(Duration::ZERO), None, 500).ok(),
+            expiry_for(Ttl::Never, Some(sec), || unreachable!(
+                "no expiry, so no clock read"
+            ))
+            .ok(),
+            Some(0)
+        );
+        assert_eq!(
+            expiry_for(Ttl::Default, None, || unreachable!(
+                "no expiry, so no clock read"
+            ))
+            .ok(),
+            Some(0)
+        );
+        assert_eq!(expiry_for(Ttl::Default, Some(sec), || 500).ok(), Some(1500));
+        assert_eq!(
+            expiry_for(Ttl::After(Duration::ZERO), None, || 500).ok(),
             Some(500)
         );
         assert_eq!(
-            expiry_for(Ttl::After(Duration::ZERO), None, 0).ok(),
+            expiry_for(Ttl::After(Duration::ZERO), None, || 0).ok(),
             Some(1)
         );
-        assert!(expiry_for(Ttl::After(Duration::MAX), None, 1).is_err());
-        assert!(expiry_for(Ttl::After(Duration::from_millis(u64::MAX)), None, 1).is_err());
+        assert!(expiry_for(Ttl::After(Duration::MAX), None, || 1).is_err());
+        assert!(expiry_for(Ttl::After(Duration::from_millis(u64::MAX)), None, || 1).is_err());
     }
 
     #[test]
