@@ -287,6 +287,22 @@ mod tests {
         )
     }
 
+    fn flush_in_thread(gc: &Arc<GroupCommit>) -> std::thread::JoinHandle<Result<()>> {
+        let gc = gc.clone();
+        std::thread::spawn(move || gc.flush(SyncPolicy::OnFlush))
+    }
+
+    /// Starts a leader flushing everything up to 100, and returns once its sync is running.
+    fn leader_syncing(
+        gc: &Arc<GroupCommit>,
+        started: &mpsc::Receiver<()>,
+    ) -> std::thread::JoinHandle<Result<()>> {
+        gc.publish_written(100);
+        let leader = flush_in_thread(gc);
+        started.recv().unwrap();
+        leader
+    }
+
     /// Waits until a flusher has parked behind the running sync.
     fn wait_for_follower(gc: &GroupCommit) {
         while gc.state.lock().sleepers.is_empty() {
@@ -297,18 +313,10 @@ mod tests {
     #[test]
     fn a_follower_behind_a_failed_sync_gets_poisoned_not_success() {
         let (gc, started, outcome) = gated();
-        gc.publish_written(100);
-        let leader = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
-        started.recv().unwrap();
+        let leader = leader_syncing(&gc, &started);
         // Written while the first sync runs, so that sync does not cover it.
         gc.publish_written(200);
-        let follower = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
+        let follower = flush_in_thread(&gc);
         wait_for_follower(&gc);
         outcome.send(Err(io::Error::other("disk gone"))).unwrap();
         assert!(matches!(
@@ -325,16 +333,8 @@ mod tests {
     #[test]
     fn a_follower_covered_by_the_running_sync_returns_when_it_ends() {
         let (gc, started, outcome) = gated();
-        gc.publish_written(100);
-        let leader = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
-        started.recv().unwrap();
-        let follower = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
+        let leader = leader_syncing(&gc, &started);
+        let follower = flush_in_thread(&gc);
         wait_for_follower(&gc);
         outcome.send(Ok(())).unwrap();
         leader.join().unwrap().unwrap();
@@ -346,17 +346,9 @@ mod tests {
     #[test]
     fn poisoning_wakes_parked_followers_with_an_error() {
         let (gc, started, outcome) = gated();
-        gc.publish_written(100);
-        let leader = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
-        started.recv().unwrap();
+        let leader = leader_syncing(&gc, &started);
         gc.publish_written(200);
-        let follower = std::thread::spawn({
-            let gc = gc.clone();
-            move || gc.flush(SyncPolicy::OnFlush)
-        });
+        let follower = flush_in_thread(&gc);
         wait_for_follower(&gc);
         // A failed write elsewhere poisons the engine while the sync is still running.
         gc.poison();
