@@ -38,6 +38,7 @@ pub use compaction::CompactReport;
 pub use config::{EngineConfig, SyncPolicy};
 pub use engine::{Engine, EngineStats, OpenReport};
 pub use error::{Corruption, EngineError, Result};
+pub use index::key_hash::{KeyHashState, KeyHasher};
 pub use iter::{EngineIter, RangeIter};
 pub use lockfile::LockHolder;
 pub use log::reader::ValueBytes;

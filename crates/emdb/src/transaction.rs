@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use emdb_engine::OwnedOp;
+use emdb_engine::{KeyHashState, OwnedOp};
 
 use crate::db::Emdb;
 use crate::error::Result;
@@ -41,14 +41,14 @@ pub struct Transaction<'db> {
     db: &'db Emdb,
     /// Staged writes by key. Commit order within the one atomic frame does not matter (one
     /// operation per key), so a hash map: large transactions stay O(1) per operation.
-    overlay: HashMap<Vec<u8>, Staged>,
+    overlay: HashMap<Vec<u8>, Staged, KeyHashState>,
 }
 
 impl<'db> Transaction<'db> {
     pub(crate) fn new(db: &'db Emdb) -> Self {
         Transaction {
             db,
-            overlay: HashMap::new(),
+            overlay: HashMap::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! shard and the next 24 bits are the slot tag. Only the engine's writer mutates the index, while
 //! holding its write mutex, so the index always reflects a prefix of the log.
 
+pub(crate) mod key_hash;
 pub(crate) mod ordered;
 pub(crate) mod table;
 
