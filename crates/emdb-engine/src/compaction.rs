@@ -128,6 +128,7 @@ impl Engine {
             *self.names.write() = rw.names;
             let file = rw.file.clone();
             self.generation.store(Arc::new(rw.cur));
+            self.publish_view();
             *w = rw.writer;
             self.commit.switch_file(file, tail);
             Ok(CompactReport {

@@ -20,6 +20,7 @@ use crate::error::{EngineError, Result};
 use crate::group_commit::GroupCommit;
 use crate::index::Index;
 use crate::lockfile::{sidecar, unix_millis};
+use crate::log::mmap::Mapping;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
 use crate::namespace::NamespaceTable;
@@ -71,12 +72,35 @@ pub struct EngineStats {
     pub namespaces: Vec<(u32, String, u64)>,
 }
 
+/// What a zero-copy point read needs, behind one pointer: the generation and, for a plaintext
+/// file read through a map, the current map. Replaced under the writer mutex whenever either
+/// changes (the file grew, or compaction swapped it), so a read does one lock-free load where
+/// loading the generation and then its map would be two.
+///
+/// Invariant: `map` is a map of `cur`'s file. It may be older than the reader's current map
+/// (the writer grows the file, then publishes a new view); a read that finds an offset past it
+/// takes the general path, which loads the current map.
+#[derive(Debug)]
+pub(crate) struct ReadView {
+    pub(crate) cur: Arc<Generation>,
+    pub(crate) map: Option<Arc<Mapping>>,
+}
+
+impl ReadView {
+    fn of(cur: Arc<Generation>) -> ReadView {
+        let map = cur.reader.plain_mapping();
+        ReadView { cur, map }
+    }
+}
+
 /// An open database log.
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) path: PathBuf,
     pub(crate) config: EngineConfig,
     pub(crate) generation: ArcSwap<Generation>,
+    /// See [`ReadView`].
+    pub(crate) view: ArcSwap<ReadView>,
     pub(crate) writer: Mutex<LogWriter>,
     pub(crate) names: RwLock<NamespaceTable>,
     pub(crate) commit: GroupCommit,
@@ -246,15 +270,17 @@ impl Engine {
         };
         let snapshot_at =
             (rec.used_snapshot && rec.frames_replayed == 0).then_some((header.file_id, rec.tail));
+        let generation = Arc::new(Generation {
+            reader,
+            index: rec.index,
+            header,
+        });
         Ok(Arc::new(Engine {
             path,
             snapshot_at: Mutex::new(snapshot_at),
             commit: GroupCommit::new(file, rec.tail),
-            generation: ArcSwap::from_pointee(Generation {
-                reader,
-                index: rec.index,
-                header,
-            }),
+            view: ArcSwap::from_pointee(ReadView::of(generation.clone())),
+            generation: ArcSwap::new(generation),
             writer: Mutex::new(writer),
             names: RwLock::new(rec.names),
             maintenance: Mutex::new(()),
@@ -375,5 +401,14 @@ impl Drop for Engine {
             // Best effort: errors here cannot be reported; `close()` reports them.
             let _ = self.close();
         }
+    }
+}
+
+impl Engine {
+    /// Publishes a new [`ReadView`] of the current generation and its current map. The caller
+    /// holds the writer mutex (or is compaction swapping the generation under it).
+    pub(crate) fn publish_view(&self) {
+        self.view
+            .store(Arc::new(ReadView::of(self.generation.load_full())));
     }
 }

@@ -52,14 +52,15 @@ impl Engine {
 
     /// Like [`Engine::get`], but borrows the value from the memory map when it can.
     pub fn get_ref(&self, ns: u32, key: &[u8]) -> Result<Option<(ValueBytes, u64)>> {
-        let cur = self.generation.load();
-        if let Some(map) = cur.reader.plain_mapping() {
+        let view = self.view.load();
+        let cur = &view.cur;
+        if let Some(map) = &view.map {
             // Decode against exactly the map the reference will keep alive; a map older than the
             // entry found (the file grew meanwhile) sends us to the general path.
             let h = cur.index.hash(key);
             let mut found = None;
             let probe = cur.index.with_ns(ns, |n| {
-                n.find(h, |off| match map_entry(&cur.reader, &map, off) {
+                n.find(h, |off| match map_entry(&cur.reader, map, off) {
                     Some(Ok((e, start))) => {
                         let hit = e.key == key;
                         if hit {
@@ -77,14 +78,16 @@ impl Engine {
             match probe {
                 None => return Err(EngineError::NamespaceMissing(ns)),
                 Some(Ok(_)) => {
-                    return Ok(found
-                        .map(|(start, len, exp)| (ValueBytes::Mapped { map, start, len }, exp)));
+                    return Ok(found.map(|(start, len, exp)| {
+                        let map = map.clone();
+                        (ValueBytes::Mapped { map, start, len }, exp)
+                    }));
                 }
                 Some(Err(Some(e))) => return Err(e),
                 Some(Err(None)) => {}
             }
         }
-        Self::lookup(&cur, ns, key, |off, _| off)?
+        Self::lookup(cur, ns, key, |off, _| off)?
             .map(|off| cur.reader.value(off))
             .transpose()
     }
@@ -222,5 +225,44 @@ fn map_entry<'m>(
         }
         Err(e) if e.is_incomplete() => None,
         Err(e) => Some(Err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::EngineConfig;
+
+    #[test]
+    fn a_read_through_a_view_older_than_the_record_takes_the_general_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(dir.path().join("db"), EngineConfig::default()).unwrap();
+        e.put(0, b"first", b"1", 0).unwrap();
+        // A view taken now maps only the first preallocated chunk.
+        let old = e.view.load_full();
+        let old_len = old.map.as_ref().map(|m| m.as_slice().len()).unwrap();
+        let value = vec![7u8; 4096];
+        let mut i = 0u32;
+        while e.logical_size() <= old_len as u64 {
+            e.put(0, &i.to_le_bytes(), &value, 0).unwrap();
+            i += 1;
+        }
+        let last = (i - 1).to_le_bytes();
+        assert!(
+            !Arc::ptr_eq(&old, &e.view.load_full()),
+            "growing the file published a new view"
+        );
+        // A reader still holding the old view finds an offset past its map and must not fail.
+        let current = e.view.swap(old);
+        let (v, _) = e.get_ref(0, &last).unwrap().unwrap();
+        assert_eq!(v.as_slice(), &value[..]);
+        assert_eq!(e.get_ref(0, b"first").unwrap().unwrap().0.as_slice(), b"1");
+        e.view.store(current);
+        assert_eq!(
+            e.get_ref(0, &last).unwrap().unwrap().0.as_slice(),
+            &value[..]
+        );
     }
 }

@@ -203,8 +203,13 @@ impl Engine {
             }
         }
         encode_frame(w, &cur, self.commit.synced(), entries)?;
+        let allocated = w.allocated;
         w.reserve(w.buf.len() as u64, &cur.reader)
             .inspect_err(|_| self.commit.poison())?;
+        if w.allocated != allocated {
+            // The file grew and has a new map: point reads should use it.
+            self.publish_view();
+        }
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
         for (e, &at) in entries.iter().zip(&w.offsets) {
