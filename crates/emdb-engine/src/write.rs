@@ -3,10 +3,12 @@
 //! Steps of a commit (also in `docs/design.md`):
 //! 1. Check limits and namespaces; nothing is written if one fails.
 //! 2. Take the writer mutex; refuse if poisoned.
-//! 3. Encode all operations as one frame (a batch frame for several) at the tail offset, sealing
+//! 3. With the range index on, order a batch of puts and deletes by (namespace, key), stably.
+//!    Encode all operations as one frame (a batch frame for several) at the tail offset, sealing
 //!    each entry with its absolute offset as associated data when encryption is on. The lag
 //!    field records how far the synced end trails this frame.
-//! 4. Grow the zero-filled file (and the map) if the frame does not fit.
+//! 4. Grow the zero-filled file (and the map) if the frame does not fit, and publish a read view
+//!    with the new map.
 //! 5. `pwrite` the frame at the tail. A failed write poisons the engine.
 //! 6. Apply the entries to the index; publish the new tail for flushers.
 //! 7. Under `SyncPolicy::EveryWrite`, flush before returning.
@@ -88,7 +90,10 @@ pub(crate) fn check_limits(op: &WriteOp<'_>) -> Result<()> {
 /// Why: with the range index on, a scan reads its records at their log offsets, so a batch laid
 /// out in key order turns a later scan of it into sequential reads.
 fn key_ordered<'a>(entries: &[EntryRef<'a>]) -> Option<Vec<EntryRef<'a>>> {
-    let reorderable = entries.iter().all(|e| matches!(e.op, Op::Put | Op::Delete));
+    // Positions are sorted as `u32`; a longer batch (far past any frame size limit) keeps its
+    // order.
+    let reorderable = u32::try_from(entries.len()).is_ok()
+        && entries.iter().all(|e| matches!(e.op, Op::Put | Op::Delete));
     let in_order = entries
         .windows(2)
         .all(|p| (p[0].ns, p[0].key) <= (p[1].ns, p[1].key));
