@@ -164,9 +164,9 @@ impl GroupCommit {
             st = self.state.lock();
         }
         st.syncing = true;
-        // Gather the round: when the previous sync served several flushers, they are likely
-        // writing again right now; wait (briefly) for as many to queue before syncing, so one
-        // fdatasync covers them all. A lone writer (last round of 1) never waits.
+        // Gather the round: when several flushers took part in the previous round, they are
+        // likely writing again right now; wait (briefly) for as many to queue before syncing, so
+        // one fdatasync covers them all. A lone writer (last round of 1) never waits.
         let (want, max_wait) = match policy {
             SyncPolicy::Group {
                 max_wait,
