@@ -1,6 +1,6 @@
-//! LMDB through `lmdb-rkv`, whose API needs no `unsafe` (heed's environment constructor and
-//! flag setter are `unsafe fn`s, and this repository keeps `unsafe` to the engine's map module):
-//! the unnamed database of byte slices in a 4 GiB map.
+//! LMDB through `lmdb-rkv`, whose API is entirely safe Rust (heed's environment constructor and
+//! flag setter are not, and this repository confines such code to the engine's map module; the
+//! bench crate forbids it): the unnamed database of byte slices in a 4 GiB map.
 //!
 //! The environment runs with `MDB_NOSYNC`, and a durable phase calls `mdb_env_sync(force)` after
 //! its commit, so it returns only once the data reached the disk, as the other engines' durable
