@@ -140,19 +140,24 @@ impl Engine {
     ///
     /// O(1) when no live record of the namespace has an expiry, and then `now_ms` is not called;
     /// otherwise reads every record's header (never its value).
+    #[inline]
     pub fn live_len(&self, ns: u32, now_ms: impl FnOnce() -> u64) -> Result<u64> {
         let cur = self.generation.load();
+        match cur.index.with_ns(ns, |n| (n.len(), n.expiring())) {
+            Some((len, 0)) => Ok(len),
+            Some(_) => Self::live_len_expiring(&cur, ns, now_ms()),
+            None => Err(EngineError::NamespaceMissing(ns)),
+        }
+    }
+
+    /// [`Engine::live_len`] for a namespace with expiring records: counts those expired by
+    /// `now_ms` among the offsets of one index snapshot.
+    #[inline(never)]
+    fn live_len_expiring(cur: &Generation, ns: u32, now_ms: u64) -> Result<u64> {
         let (len, expiring, offsets) = cur
             .index
-            .with_ns(ns, |n| {
-                let expiring = n.expiring();
-                (n.len(), expiring, (expiring > 0).then(|| n.offsets()))
-            })
+            .with_ns(ns, |n| (n.len(), n.expiring(), n.offsets()))
             .ok_or(EngineError::NamespaceMissing(ns))?;
-        let Some(offsets) = offsets else {
-            return Ok(len);
-        };
-        let now_ms = now_ms();
         let mut expired = 0u64;
         for off in offsets {
             cur.reader.with_entry(off, |e| {

@@ -54,6 +54,7 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    #[inline]
     pub(crate) fn space(&self, ns: u32) -> Space<'_> {
         Space { inner: self, ns }
     }
@@ -154,6 +155,7 @@ impl Emdb {
         &self.inner.path
     }
 
+    #[inline]
     pub(crate) fn space(&self) -> Space<'_> {
         self.inner.space(0)
     }
@@ -255,6 +257,7 @@ impl Emdb {
     /// assert_eq!(db.len()?, 1);
     /// # Ok::<(), emdb::Error>(())
     /// ```
+    #[inline]
     pub fn len(&self) -> Result<usize> {
         self.space().len()
     }

@@ -27,6 +27,7 @@ pub(crate) struct Space<'a> {
 }
 
 /// Converts a count to `usize` or explains why it cannot be.
+#[inline]
 pub(crate) fn to_usize(n: u64) -> Result<usize> {
     usize::try_from(n)
         .map_err(|_| Error::InvalidConfig("record count exceeds usize on this target"))
@@ -134,6 +135,7 @@ impl Space<'_> {
         })?)
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> Result<usize> {
         to_usize(self.inner.engine.live_len(self.ns, || self.now())?)
     }

@@ -70,11 +70,13 @@ impl NsIndex {
     }
 
     /// Live records.
+    #[inline]
     pub(crate) fn len(&self) -> u64 {
         self.live.load(Ordering::Relaxed)
     }
 
     /// Live records with an expiry.
+    #[inline]
     pub(crate) fn expiring(&self) -> u64 {
         self.expiring.load(Ordering::Relaxed)
     }
@@ -280,6 +282,7 @@ impl Index {
     }
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.
+    #[inline]
     pub(crate) fn with_ns<R>(&self, id: u32, f: impl FnOnce(&NsIndex) -> R) -> Option<R> {
         if id == 0 {
             return Some(f(&self.default));
