@@ -60,19 +60,15 @@ impl Engine {
             let h = cur.index.hash(key);
             let mut found = None;
             let probe = cur.index.with_ns(ns, |n| {
-                n.find(h, |off| match map_entry(&cur.reader, map, off) {
-                    Some(Ok((e, start))) => {
-                        let hit = e.key == key;
-                        if hit {
-                            found = Some((start, e.value.len(), e.expires_at));
-                        }
-                        Ok(hit)
+                n.find(h, |off| {
+                    let e = map_entry(&cur.reader, map, off)?;
+                    let hit = e.key == key;
+                    if hit {
+                        // In bounds: `e` was decoded from the map at `off`.
+                        let start = off as usize + emdb_format::ENTRY_HEADER_LEN + e.key.len();
+                        found = Some((start, e.value.len(), e.expires_at));
                     }
-                    Some(Err(err)) => Err(Some(EngineError::Corrupted {
-                        offset: off,
-                        reason: crate::error::Corruption::Frame(err),
-                    })),
-                    None => Err(None),
+                    Ok(hit)
                 })
             });
             match probe {
@@ -83,8 +79,13 @@ impl Engine {
                         (ValueBytes::Mapped { map, start, len }, exp)
                     }));
                 }
-                Some(Err(Some(e))) => return Err(e),
-                Some(Err(None)) => {}
+                Some(Err(MapStop::Corrupt(offset, err))) => {
+                    return Err(EngineError::Corrupted {
+                        offset,
+                        reason: crate::error::Corruption::Frame(err),
+                    });
+                }
+                Some(Err(MapStop::Stale)) => {}
             }
         }
         Self::lookup(cur, ns, key, |off, _| off)?
@@ -216,21 +217,31 @@ impl Engine {
 
 /// Decodes the entry at `offset` of `map`: `None` if the map does not (fully) cover it (a map
 /// older than the entry), else the entry and where its value starts in the map.
+/// Why a zero-copy probe stopped before finding its key.
+enum MapStop {
+    /// The entry at this offset does not decode.
+    Corrupt(u64, emdb_format::DecodeError),
+    /// The entry lies (partly) beyond the map: the file grew after the map was taken.
+    Stale,
+}
+
+/// The `Put` entry at `offset`, decoded in place from `map`.
 fn map_entry<'m>(
     reader: &crate::log::reader::LogReader,
     map: &'m crate::log::mmap::Mapping,
     offset: u64,
-) -> Option<std::result::Result<(emdb_format::EntryRef<'m>, usize), emdb_format::DecodeError>> {
-    let at = usize::try_from(offset).ok()?;
-    let bytes = map.as_slice().get(at..)?;
-    match reader.decode_plain(offset, bytes) {
-        Ok((e, _)) => {
-            let start = at + emdb_format::ENTRY_HEADER_LEN + e.key.len();
-            Some(Ok((e, start)))
+) -> std::result::Result<emdb_format::EntryRef<'m>, MapStop> {
+    let bytes = usize::try_from(offset)
+        .ok()
+        .and_then(|at| map.as_slice().get(at..))
+        .ok_or(MapStop::Stale)?;
+    reader.decode_put(offset, bytes).map_err(|e| {
+        if e.is_incomplete() {
+            MapStop::Stale
+        } else {
+            MapStop::Corrupt(offset, e)
         }
-        Err(e) if e.is_incomplete() => None,
-        Err(e) => Some(Err(e)),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -252,6 +252,27 @@ impl<'a> EntryRef<'a> {
         Self::decode_checked(buf, false)
     }
 
+    /// The `Put` entry at the start of `buf`, decoded for a point read: like
+    /// [`EntryRef::decode_trusted`] (for bytes whose integrity the caller has established) but
+    /// checking only that the entry is a `Put` and that its key and value lie inside `buf`, the
+    /// two checks a read of a trusted record needs. Damaged bytes may decode to a wrong entry or
+    /// an error; they never panic.
+    pub fn decode_put_trusted(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let head: [u8; ENTRY_HEADER_LEN] = array(buf, 0)?;
+        if head[12] != Op::Put as u8 {
+            return Err(DecodeError::InvalidOp(head[12]));
+        }
+        let key = slice(buf, ENTRY_HEADER_LEN, u32_at(&head, 4)? as usize)?;
+        let value_at = ENTRY_HEADER_LEN.saturating_add(key.len());
+        Ok(EntryRef {
+            op: Op::Put,
+            ns: u32_at(&head, 0)?,
+            expires_at: u64_at(&head, 16)?,
+            key,
+            value: slice(buf, value_at, u32_at(&head, 8)? as usize)?,
+        })
+    }
+
     fn decode_checked(buf: &'a [u8], verify_crc: bool) -> Result<(Self, usize), DecodeError> {
         let h = EntryHeader::decode(buf)?;
         let key = slice(buf, ENTRY_HEADER_LEN, h.key_len as usize)?;

@@ -39,7 +39,7 @@ impl ValueRef {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.as_slice().len()
+        self.bytes.len()
     }
 
     /// Whether the value is empty.
@@ -52,7 +52,7 @@ impl ValueRef {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
+        self.bytes.is_empty()
     }
 
     /// The bytes.

@@ -21,7 +21,8 @@ use crate::storage::StorageFile;
 /// A value read from the log: borrowed from a shared map, or owned.
 #[derive(Debug, Clone)]
 pub enum ValueBytes {
-    /// `len` bytes at `start` of a mapping that stays valid while this lives.
+    /// `len` bytes at `start` of a mapping that stays valid while this lives. Invariant:
+    /// `start + len` lies within the mapping (both come from an entry decoded from it).
     Mapped {
         /// The mapping.
         map: Arc<Mapping>,
@@ -35,6 +36,19 @@ pub enum ValueBytes {
 }
 
 impl ValueBytes {
+    /// Length in bytes, without touching them.
+    pub fn len(&self) -> usize {
+        match self {
+            ValueBytes::Mapped { len, .. } => *len,
+            ValueBytes::Owned(v) => v.len(),
+        }
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
@@ -107,6 +121,21 @@ impl LogReader {
             EntryRef::decode_trusted(bytes)
         } else {
             EntryRef::decode(bytes)
+        }
+    }
+
+    /// The `Put` entry of a plaintext log at `offset` for a point read: the point-read decode
+    /// for entries this process wrote, the checked decode for the rest (as
+    /// [`LogReader::decode_plain`]).
+    pub(crate) fn decode_put<'b>(
+        &self,
+        offset: u64,
+        bytes: &'b [u8],
+    ) -> std::result::Result<EntryRef<'b>, emdb_format::DecodeError> {
+        if offset >= self.verified_from {
+            EntryRef::decode_put_trusted(bytes)
+        } else {
+            EntryRef::decode(bytes).map(|(e, _)| e)
         }
     }
 

@@ -116,7 +116,60 @@ fn trusted_decode_skips_only_the_crc_and_padding_checks() {
     }
 }
 
+#[test]
+fn point_read_decode_takes_only_puts_inside_the_buffer() {
+    let mut out = vec![];
+    let e = EntryRef::put(2, b"key", b"value", 7);
+    e.encode_into(&mut out);
+    assert_eq!(EntryRef::decode_put_trusted(&out), Ok(e));
+    // The padding is not needed: the entry ends with its value.
+    let raw_end = ENTRY_HEADER_LEN + 3 + 5;
+    assert_eq!(EntryRef::decode_put_trusted(&out[..raw_end]), Ok(e));
+    for cut in 0..raw_end {
+        assert!(
+            EntryRef::decode_put_trusted(&out[..cut])
+                .unwrap_err()
+                .is_incomplete()
+        );
+    }
+    let mut del = vec![];
+    EntryRef::delete(2, b"key").encode_into(&mut del);
+    assert_eq!(
+        EntryRef::decode_put_trusted(&del),
+        Err(DecodeError::InvalidOp(Op::Delete as u8))
+    );
+    let mut bad = out.clone();
+    bad[12] = 9;
+    assert_eq!(
+        EntryRef::decode_put_trusted(&bad),
+        Err(DecodeError::InvalidOp(9))
+    );
+}
+
 proptest! {
+    /// Wherever the trusted decode reads a `Put`, the point-read decode reads the same entry.
+    #[test]
+    fn point_read_decode_agrees_with_the_trusted_decode(
+        ns: u32,
+        key in prop::collection::vec(any::<u8>(), 0..64),
+        value in prop::collection::vec(any::<u8>(), 0..256),
+        exp: u64,
+        noise in prop::collection::vec(any::<u8>(), 0..96),
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let mut out = vec![];
+        EntryRef::put(ns, &key, &value, exp).encode_into(&mut out);
+        out.extend_from_slice(&noise);
+        let at = flip.index(out.len());
+        out[at] ^= 0x5a;
+        if let Ok((e, _)) = EntryRef::decode_trusted(&out)
+            && e.op == Op::Put
+        {
+            prop_assert_eq!(EntryRef::decode_put_trusted(&out), Ok(e));
+        }
+        let _ = EntryRef::decode_put_trusted(&noise);
+    }
+
     #[test]
     fn put_round_trips(ns: u32, key in prop::collection::vec(any::<u8>(), 0..64),
                        value in prop::collection::vec(any::<u8>(), 0..256), exp: u64) {
