@@ -1,7 +1,7 @@
 //! Point reads: find the offset in the index, then decode the entry from the log.
 //!
-//! Reads take no engine-wide lock: they load the current generation, read-lock one index shard
-//! for the probe, and decode from the map. Expiry is returned, never applied: what "expired"
+//! Reads take no lock: they load the current generation (or read view), probe one index shard
+//! lock-free, and decode from the map. Expiry is returned, never applied: what "expired"
 //! means is the facade's policy.
 
 use std::ops::Bound;

@@ -73,7 +73,7 @@ pub(crate) struct Capture {
     point: SnapshotPoint,
     next_id: u32,
     /// Namespace id, creating-entry offset, live records with an expiry, shard tables.
-    namespaces: Vec<(u32, u64, u64, Vec<Table>)>,
+    namespaces: Vec<(u32, u64, u64, Vec<Vec<u64>>)>,
 }
 
 pub(crate) fn capture(
@@ -105,7 +105,7 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
         .namespaces
         .iter()
         .flat_map(|(.., t)| t)
-        .map(|t| t.raw_slots().len())
+        .map(Vec::len)
         .sum();
     let mut out = Vec::with_capacity(128 + slots * 8);
     out.extend_from_slice(MAGIC);
@@ -125,8 +125,8 @@ pub(crate) fn encode(c: &Capture) -> Vec<u8> {
         out.extend_from_slice(&created.to_le_bytes());
         out.extend_from_slice(&expiring.to_le_bytes());
         for t in tables {
-            out.extend_from_slice(&(t.raw_slots().len() as u64).to_le_bytes());
-            for s in t.raw_slots() {
+            out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            for s in t {
                 out.extend_from_slice(&s.to_le_bytes());
             }
         }
@@ -226,11 +226,11 @@ pub(crate) fn decode(
         for _ in 0..SHARDS {
             let n = usize::try_from(c.u64()?).ok()?;
             let raw = c.take(n.checked_mul(8)?)?;
-            let slots = raw
+            let slots: Vec<u64> = raw
                 .chunks_exact(8)
                 .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
                 .collect();
-            shards.push(Table::from_raw(slots, LOG_START, point.log_end)?);
+            shards.push(Table::from_raw(&slots, LOG_START, point.log_end)?);
         }
         tables.push((id, expiring, shards));
     }

@@ -34,7 +34,7 @@ pub(crate) struct KeyHash {
 /// The index of one namespace.
 #[derive(Debug)]
 pub(crate) struct NsIndex {
-    shards: Box<[RwLock<Table>]>,
+    shards: Box<[Table]>,
     live: AtomicU64,
     /// Live records that carry an expiry (lets callers skip expiry scans when there are none).
     expiring: AtomicU64,
@@ -50,7 +50,7 @@ pub(crate) struct NsIndex {
 impl NsIndex {
     pub(crate) fn new(ordered: bool) -> Self {
         NsIndex {
-            shards: (0..SHARDS).map(|_| RwLock::new(Table::default())).collect(),
+            shards: (0..SHARDS).map(|_| Table::default()).collect(),
             live: AtomicU64::new(0),
             expiring: AtomicU64::new(0),
             ordered: ordered.then(|| RwLock::new(Some(Ordered::default()))),
@@ -61,7 +61,7 @@ impl NsIndex {
     pub(crate) fn from_tables(tables: Vec<Table>, expiring: u64, ordered: bool) -> Self {
         let live = tables.iter().map(|t| t.len() as u64).sum();
         NsIndex {
-            shards: tables.into_iter().map(RwLock::new).collect(),
+            shards: tables.into_iter().collect(),
             live: AtomicU64::new(live),
             expiring: AtomicU64::new(expiring),
             ordered: ordered.then(|| RwLock::new(None)),
@@ -98,12 +98,13 @@ impl NsIndex {
         }
     }
 
+    #[inline]
     pub(crate) fn find<E>(
         &self,
         h: KeyHash,
         eq: impl FnMut(u64) -> Result<bool, E>,
     ) -> Result<Option<u64>, E> {
-        self.shards[h.shard].read().find(h.tag, eq)
+        self.shards[h.shard].find(h.tag, eq)
     }
 
     /// Points `key` at `offset`; returns the replaced offset.
@@ -114,7 +115,7 @@ impl NsIndex {
         offset: u64,
         eq: impl FnMut(u64) -> Result<bool, E>,
     ) -> Result<Option<u64>, E> {
-        let old = self.shards[h.shard].write().upsert(h.tag, offset, eq)?;
+        let old = self.shards[h.shard].lock().upsert(h.tag, offset, eq)?;
         if old.is_none() {
             self.live.fetch_add(1, Ordering::Relaxed);
         }
@@ -138,7 +139,7 @@ impl NsIndex {
         key: &[u8],
         eq: impl FnMut(u64) -> Result<bool, E>,
     ) -> Result<Option<u64>, E> {
-        let old = self.shards[h.shard].write().remove(h.tag, eq)?;
+        let old = self.shards[h.shard].lock().remove(h.tag, eq)?;
         if old.is_some() {
             self.live.fetch_sub(1, Ordering::Relaxed);
             if let Some(o) = &self.ordered
@@ -153,7 +154,7 @@ impl NsIndex {
     /// Empties the namespace in place.
     pub(crate) fn clear(&self) {
         for s in &*self.shards {
-            *s.write() = Table::default();
+            s.lock().clear();
         }
         self.live.store(0, Ordering::Relaxed);
         self.expiring.store(0, Ordering::Relaxed);
@@ -167,14 +168,17 @@ impl NsIndex {
     pub(crate) fn offsets(&self) -> Vec<u64> {
         let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
         for s in &*self.shards {
-            out.extend(s.read().offsets());
+            out.extend(s.lock().offsets());
         }
         out
     }
 
-    /// Copies of the shard tables, for the snapshot.
-    pub(crate) fn tables(&self) -> Vec<Table> {
-        self.shards.iter().map(|s| s.read().clone()).collect()
+    /// Copies of the shard tables' raw slots, for the snapshot.
+    pub(crate) fn tables(&self) -> Vec<Vec<u64>> {
+        self.shards
+            .iter()
+            .map(|s| s.lock().raw_slots().collect())
+            .collect()
     }
 
     /// Whether the ordered set must be built before use (after a snapshot load).
@@ -205,10 +209,7 @@ impl NsIndex {
 
     /// Bytes of RAM the hash shards use (slots only).
     pub(crate) fn hash_bytes(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| (s.read().capacity() * 8) as u64)
-            .sum()
+        self.shards.iter().map(|s| (s.capacity() * 8) as u64).sum()
     }
 }
 
