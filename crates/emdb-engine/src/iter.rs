@@ -107,7 +107,9 @@ pub struct RangeIter {
     lo: Bound<OrdKey>,
     hi: Bound<OrdKey>,
     max_seq: u64,
-    page: std::vec::IntoIter<u64>,
+    /// Offsets of the current page's records; `next()` is at `page[at]`.
+    page: Vec<u64>,
+    at: usize,
     /// The map the page's records are read through (loaded once per page); `None` reads with
     /// `pread`.
     map: Option<Arc<Mapping>>,
@@ -141,7 +143,8 @@ impl Engine {
             lo: lo.map(OrdKey::from_vec),
             hi: hi.map(OrdKey::from_vec),
             max_seq,
-            page: Vec::new().into_iter(),
+            page: Vec::new(),
+            at: 0,
             map: None,
             page_via_current: false,
             page_size: RANGE_PAGE_FIRST,
@@ -151,26 +154,37 @@ impl Engine {
 }
 
 impl RangeIter {
-    fn refill(&mut self) {
+    /// Fetches the next page. It starts after the previous page's last key, read here from that
+    /// record (a scan that stops within its first page never pays for it).
+    fn refill(&mut self) -> Result<()> {
+        if let Some(&last) = self.page.last() {
+            let key = self
+                .cur
+                .reader
+                .with_entry_in(self.map.as_deref(), last, |e| OrdKey::new(e.key))?;
+            self.lo = Bound::Excluded(key);
+        }
         let (lo, hi) = (self.lo.as_ref(), self.hi.as_ref());
-        let page = self
+        let (limit, max_seq, page) = (self.page_size, self.max_seq, &mut self.page);
+        let found = self
             .cur
             .index
             .with_ns(self.ns, |n| {
-                n.with_ordered(|o| o.page(lo, hi, self.page_size, self.max_seq))
+                n.with_ordered(|o| o.page(lo, hi, limit, max_seq, page))
             })
             .flatten()
-            .unwrap_or_default();
-        self.exhausted = page.offsets.len() < self.page_size;
-        self.page_size = (self.page_size * 2).min(RANGE_PAGE_MAX);
-        if let Some(last) = page.last {
-            self.lo = Bound::Excluded(last);
+            .is_some();
+        if !found {
+            self.page.clear();
         }
+        self.at = 0;
+        self.exhausted = self.page.len() < self.page_size;
+        self.page_size = (self.page_size * 2).min(RANGE_PAGE_MAX);
         self.page_via_current = !Arc::ptr_eq(&self.cur, &self.engine.generation.load());
         // Loaded after the page's offsets were read, so it covers them.
         self.map = self.cur.reader.mapping();
-        LogReader::touch(self.map.as_deref(), &page.offsets);
-        self.page = page.offsets.into_iter();
+        LogReader::touch(self.map.as_deref(), &self.page);
+        Ok(())
     }
 }
 
@@ -179,17 +193,22 @@ impl Iterator for RangeIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let off = match self.page.next() {
-                Some(off) => off,
+            let off = match self.page.get(self.at) {
+                Some(&off) => off,
                 None if self.exhausted => return None,
                 None => {
-                    self.refill();
+                    if let Err(e) = self.refill() {
+                        self.exhausted = true;
+                        self.page.clear();
+                        return Some(Err(e));
+                    }
                     continue;
                 }
             };
+            self.at += 1;
             let map = self.map.as_deref();
             if !self.page_via_current {
-                return Some(self.cur.reader.with_entry_in(map, off, |e| {
+                return Some(self.cur.reader.with_put_in(map, off, |e| {
                     (e.key.to_vec(), e.value.to_vec(), e.expires_at)
                 }));
             }

@@ -56,14 +56,6 @@ struct Slot {
     offset: u64,
 }
 
-/// Up to `limit` offsets in key order, and the last key they cover (the next page starts after
-/// it).
-#[derive(Debug, Default)]
-pub(crate) struct Page {
-    pub(crate) offsets: Vec<u64>,
-    pub(crate) last: Option<OrdKey>,
-}
-
 /// The ordered set; only the engine's writer mutates it.
 #[derive(Debug, Default)]
 pub(crate) struct Ordered(BTreeMap<OrdKey, Slot>);
@@ -101,8 +93,7 @@ impl Ordered {
         self.0.remove(&OrdKey::new(key));
     }
 
-    /// Records within the bounds that entered the set at or before `max_seq`, in key order, at
-    /// most `limit`.
+    /// Records within the bounds that entered the set at or before `max_seq`, in key order.
     fn matching<'s>(
         &'s self,
         lo: Bound<&OrdKey>,
@@ -116,25 +107,29 @@ impl Ordered {
             .filter(move |(_, s)| s.seq <= max_seq)
     }
 
-    /// The next page of a range scan.
+    /// The next page of a range scan: replaces `offsets` with those of up to `limit` matching
+    /// records in key order. The next page starts after the key of the last one, which the
+    /// caller reads from the log only if it needs that page.
     pub(crate) fn page(
         &self,
         lo: Bound<&OrdKey>,
         hi: Bound<&OrdKey>,
         limit: usize,
         max_seq: u64,
-    ) -> Page {
-        let mut page = Page {
-            offsets: Vec::with_capacity(limit.min(self.0.len())),
-            last: None,
+        offsets: &mut Vec<u64>,
+    ) {
+        offsets.clear();
+        let Some(b) = bounds(lo, hi) else {
+            return;
         };
-        let mut last = None;
-        for (k, s) in self.matching(lo, hi, max_seq).take(limit) {
-            page.offsets.push(s.offset);
-            last = Some(k);
-        }
-        page.last = last.cloned();
-        page
+        offsets.reserve(limit.min(self.0.len()));
+        offsets.extend(
+            self.0
+                .range(b)
+                .filter(|(_, s)| s.seq <= max_seq)
+                .take(limit)
+                .map(|(_, s)| s.offset),
+        );
     }
 
     /// Keys within the bounds, in order, at most `limit`.
@@ -196,14 +191,15 @@ mod tests {
         set.insert(b"k\x0a", 5, 200);
         set.moved(b"k\x03", 300);
         set.remove(b"k\x04");
-        let page = set.page(
+        let mut page = vec![7];
+        set.page(
             Bound::Excluded(&OrdKey::new(b"k\x01")),
             Bound::Unbounded,
             3,
             0,
+            &mut page,
         );
-        assert_eq!(page.offsets, [100, 300, 100]);
-        assert_eq!(page.last.map(|k| k.key), Some(b"k\x05"[..].into()));
+        assert_eq!(page, [100, 300, 100]);
         // Keys that entered after sequence 4 are invisible to a scan made at 4.
         assert_eq!(
             set.keys(Bound::Included(b"k\x09"), Bound::Unbounded, 9, 4),
@@ -215,11 +211,8 @@ mod tests {
             2
         );
         let k = OrdKey::new(b"k");
-        assert!(
-            set.page(Bound::Excluded(&k), Bound::Excluded(&k), 9, 9)
-                .offsets
-                .is_empty()
-        );
+        set.page(Bound::Excluded(&k), Bound::Excluded(&k), 9, 9, &mut page);
+        assert!(page.is_empty());
         assert!(
             set.keys(Bound::Included(b"z"), Bound::Included(b"a"), 9, 9)
                 .is_empty()

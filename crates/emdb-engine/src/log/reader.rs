@@ -223,6 +223,27 @@ impl LogReader {
         self.decode(offset, &owned, f)
     }
 
+    /// [`LogReader::with_entry_in`] for an entry known to be a `Put` (one the index points at):
+    /// a plaintext log's entries this process wrote are decoded with the point-read decode.
+    pub(crate) fn with_put_in<R>(
+        &self,
+        map: Option<&Mapping>,
+        offset: u64,
+        f: impl FnOnce(EntryRef<'_>) -> R,
+    ) -> Result<R> {
+        if let (Some(m), None) = (map, &self.sealer) {
+            let bytes = usize::try_from(offset)
+                .ok()
+                .and_then(|at| m.as_slice().get(at..))
+                .unwrap_or_default();
+            return self
+                .decode_put(offset, bytes)
+                .map(f)
+                .map_err(|e| corrupt(offset, e));
+        }
+        self.with_entry_in(map, offset, f)
+    }
+
     fn decode<R>(&self, offset: u64, bytes: &[u8], f: impl FnOnce(EntryRef<'_>) -> R) -> Result<R> {
         if let Some(sealer) = &self.sealer {
             let (env, _) = SealedRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
