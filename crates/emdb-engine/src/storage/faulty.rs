@@ -27,6 +27,8 @@ pub enum FaultOp {
     Sync,
     /// `rename`.
     Rename,
+    /// `read_at`. Reads change nothing, so neither `Any` nor a power cut counts them.
+    Read,
     /// Every mutating operation.
     Any,
 }
@@ -104,12 +106,13 @@ impl World {
         let fail = match p.current {
             None | Some(FaultPlan::None) => false,
             Some(FaultPlan::FailOnce { op: want, n }) => {
-                let counts = want == FaultOp::Any || want == op;
+                let counts = want == op || (want == FaultOp::Any && op != FaultOp::Read);
                 if counts {
                     p.seen += 1;
                 }
                 counts && seen == n
             }
+            Some(FaultPlan::PowerCutAfter(_)) if op == FaultOp::Read => false,
             Some(FaultPlan::PowerCutAfter(n)) => {
                 p.seen += 1;
                 seen >= n
@@ -279,6 +282,7 @@ fn not_found(path: &Path) -> io::Error {
 
 impl StorageFile for FaultyFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.world.check(FaultOp::Read)?;
         let d = self.node.data.lock();
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
         let src = d

@@ -368,3 +368,34 @@ fn failed_directory_sync_after_compaction_poisons() {
         "compaction never synced the directory after its rename"
     );
 }
+
+#[test]
+fn a_failed_read_between_range_pages_ends_the_scan_with_the_error_and_loses_nothing() {
+    let path = Path::new("/db/r.emdb");
+    let storage = FaultyStorage::new();
+    let e = Engine::open(path, faulty_config(&storage).with_range_index(true)).unwrap();
+    for i in 0..40 {
+        e.put(0, &key(i), b"v", 0).unwrap();
+    }
+    let mut it = e
+        .range_iter(0, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+        .unwrap();
+    // The first page is 16 records; the next one starts after the 16th key, which is read from
+    // the log (this storage has no map, so with `pread`) when that page is fetched.
+    for i in 0..16 {
+        assert_eq!(it.next().unwrap().unwrap().0, key(i));
+    }
+    storage.set_plan(FaultPlan::FailOnce {
+        op: FaultOp::Read,
+        n: 0,
+    });
+    assert!(matches!(it.next(), Some(Err(EngineError::Io { .. }))));
+    assert!(it.next().is_none(), "the scan ends after its error");
+    assert_eq!(storage.faults_injected(), 1);
+    let all: Vec<_> = e
+        .range_iter(0, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+        .unwrap()
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(all, (0..40).map(key).collect::<Vec<_>>());
+}
