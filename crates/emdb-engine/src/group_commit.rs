@@ -295,7 +295,7 @@ mod tests {
         leader
     }
 
-    /// Waits until a flusher has parked behind the running sync.
+    /// Waits until a flusher is asleep behind the running sync.
     fn wait_for_follower(gc: &GroupCommit) {
         while gc.state.lock().waiting == 0 {
             std::thread::yield_now();
@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn poisoning_wakes_parked_followers_with_an_error() {
+    fn poisoning_wakes_sleeping_followers_with_an_error() {
         let (gc, started, outcome) = gated();
         let leader = leader_syncing(&gc, &started);
         gc.publish_written(200);
