@@ -127,7 +127,9 @@ impl Engine {
             let live_records = rw.cur.index.total_live();
             *self.names.write() = rw.names;
             let file = rw.file.clone();
-            self.generation.store(Arc::new(rw.cur));
+            let cur = Arc::new(rw.cur);
+            self.publish_default_counts(&cur);
+            self.generation.store(cur);
             self.publish_view();
             *w = rw.writer;
             self.commit.switch_file(file, tail);

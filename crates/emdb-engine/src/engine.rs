@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use emdb_format::scan::LOG_START;
@@ -93,6 +94,38 @@ impl ReadView {
     }
 }
 
+/// A copy of the default namespace's counts, kept by the writer. The live count is stored before
+/// the expiring count and read after it, so a reader that sees an expiring count of zero sees a
+/// live count at least as new.
+#[derive(Debug)]
+pub(crate) struct DefaultCounts {
+    live: AtomicU64,
+    expiring: AtomicU64,
+}
+
+impl DefaultCounts {
+    fn of(cur: &Generation) -> Self {
+        let c = DefaultCounts {
+            live: AtomicU64::new(0),
+            expiring: AtomicU64::new(0),
+        };
+        c.set(cur);
+        c
+    }
+
+    fn set(&self, cur: &Generation) {
+        let (live, expiring) = cur.index.default_counts();
+        self.live.store(live, Ordering::Release);
+        self.expiring.store(expiring, Ordering::Release);
+    }
+
+    /// The live count if no live record has an expiry.
+    #[inline]
+    pub(crate) fn live_if_none_expiring(&self) -> Option<u64> {
+        (self.expiring.load(Ordering::Acquire) == 0).then(|| self.live.load(Ordering::Acquire))
+    }
+}
+
 /// An open database log.
 #[derive(Debug)]
 pub struct Engine {
@@ -101,6 +134,9 @@ pub struct Engine {
     pub(crate) generation: ArcSwap<Generation>,
     /// See [`ReadView`].
     pub(crate) view: ArcSwap<ReadView>,
+    /// The default namespace's live and expiring counts as of the last commit (or open, or
+    /// compaction swap), so `len()` of the default namespace is two loads.
+    pub(crate) default_counts: DefaultCounts,
     pub(crate) writer: Mutex<LogWriter>,
     pub(crate) names: RwLock<NamespaceTable>,
     pub(crate) commit: GroupCommit,
@@ -280,6 +316,7 @@ impl Engine {
             snapshot_at: Mutex::new(snapshot_at),
             commit: GroupCommit::new(file, rec.tail),
             view: ArcSwap::from_pointee(ReadView::of(generation.clone())),
+            default_counts: DefaultCounts::of(&generation),
             generation: ArcSwap::new(generation),
             writer: Mutex::new(writer),
             names: RwLock::new(rec.names),
@@ -405,6 +442,12 @@ impl Drop for Engine {
 }
 
 impl Engine {
+    /// Copies the default namespace's counts of `cur` into [`Engine::default_counts`]. The
+    /// caller holds the writer mutex, with `cur` current.
+    pub(crate) fn publish_default_counts(&self, cur: &Generation) {
+        self.default_counts.set(cur);
+    }
+
     /// Publishes a new [`ReadView`] of the current generation and its current map. The caller
     /// holds the writer mutex (or is compaction swapping the generation under it).
     pub(crate) fn publish_view(&self) {

@@ -143,6 +143,11 @@ impl Engine {
     /// otherwise reads every record's header (never its value).
     #[inline]
     pub fn live_len(&self, ns: u32, now_ms: impl FnOnce() -> u64) -> Result<u64> {
+        if ns == 0
+            && let Some(len) = self.default_counts.live_if_none_expiring()
+        {
+            return Ok(len);
+        }
         let cur = self.generation.load();
         match cur.index.with_ns(ns, |n| (n.len(), n.expiring())) {
             Some((len, 0)) => Ok(len),

@@ -223,6 +223,7 @@ impl Engine {
                 .inspect_err(|_| self.commit.poison())?;
         }
         self.commit.publish_written(w.tail);
+        self.publish_default_counts(&cur);
         Ok(())
     }
 

@@ -282,6 +282,11 @@ impl Index {
         }
     }
 
+    /// Live and expiring record counts of the default namespace.
+    pub(crate) fn default_counts(&self) -> (u64, u64) {
+        (self.default.len(), self.default.expiring())
+    }
+
     /// Runs `f` on namespace `id`'s index without taking a reference count.
     #[inline]
     pub(crate) fn with_ns<R>(&self, id: u32, f: impl FnOnce(&NsIndex) -> R) -> Option<R> {

@@ -4,7 +4,7 @@
 use std::ops::Bound;
 
 use emdb_engine::format::limits::{MAX_KEY_LEN, MAX_NAMESPACE_LEN};
-use emdb_engine::{EngineError, ValueBytes, WriteOp};
+use emdb_engine::{Engine, EngineError, OwnedOp, ValueBytes, WriteOp};
 
 use crate::common::*;
 
@@ -57,7 +57,7 @@ fn many_keys_grow_the_file_and_the_index() {
     for i in (0..20_000).step_by(7) {
         e.remove(0, &key(i)).unwrap();
     }
-    let check = |e: &std::sync::Arc<emdb_engine::Engine>| {
+    let check = |e: &std::sync::Arc<Engine>| {
         for i in 0..20_000 {
             let want = if i % 7 == 0 {
                 None
@@ -386,7 +386,7 @@ fn update_reads_and_writes_atomically() {
             assert_eq!(view.expires_at(0, b"n")?, Some(exp));
             let next = (v[0] + 1..=v[0] + 1).collect::<Vec<u8>>();
             Ok((
-                vec![emdb_engine::OwnedOp::Put {
+                vec![OwnedOp::Put {
                     ns: 0,
                     key: b"n".to_vec(),
                     value: next,
@@ -495,7 +495,7 @@ fn ordered_index_deferred_after_a_snapshot_reopen_sees_every_write() {
 }
 
 /// Where `key`'s value starts in the map.
-fn value_start(e: &emdb_engine::Engine, key: &[u8]) -> usize {
+fn value_start(e: &Engine, key: &[u8]) -> usize {
     match e.get_ref(0, key).unwrap().unwrap().0 {
         ValueBytes::Mapped { start, .. } => start,
         ValueBytes::Owned(_) => panic!("expected a mapped value"),
@@ -564,4 +564,57 @@ fn a_batch_with_the_range_index_is_laid_out_in_key_order_and_its_last_write_wins
     e.commit(&ops).unwrap();
     assert_eq!(dump(&e, 0), want);
     assert!(value_start(&e, b"c") < value_start(&e, b"a"));
+}
+
+/// `live_len` of the default namespace is answered from counts the writer keeps beside the
+/// index; they must follow every way the namespace changes.
+#[test]
+fn default_namespace_len_follows_every_kind_of_change() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    let len = |e: &Engine, now: u64| e.live_len(0, || now).unwrap();
+    for i in 0..10 {
+        e.put(0, &key(i), b"v", 0).unwrap();
+    }
+    assert_eq!(len(&e, 0), 10);
+    e.put(0, &key(0), b"overwritten", 0).unwrap();
+    e.remove(0, &key(3)).unwrap();
+    assert_eq!(len(&e, 0), 9);
+    e.commit(&[
+        WriteOp::Put {
+            ns: 0,
+            key: &key(20),
+            value: b"v",
+            expires_at: 0,
+        },
+        WriteOp::Delete {
+            ns: 0,
+            key: &key(4),
+        },
+    ])
+    .unwrap();
+    assert_eq!(len(&e, 0), 9);
+    let other = e.create_namespace("other").unwrap();
+    e.put(other, &key(1), b"v", 0).unwrap();
+    assert_eq!(len(&e, 0), 9, "another namespace does not count");
+    e.clear(0).unwrap();
+    assert_eq!(len(&e, 0), 0);
+    for i in 0..5 {
+        e.put(0, &key(i), b"v", 0).unwrap();
+    }
+    // A record with an expiry: counted until it expires.
+    e.put(0, &key(9), b"v", 100).unwrap();
+    assert_eq!(len(&e, 50), 6);
+    assert_eq!(len(&e, 100), 5);
+    // Compaction drops it; then no record has an expiry and the count is 5 at any time.
+    e.compact(Some(100)).unwrap();
+    assert_eq!(len(&e, 0), 5);
+    // A transaction commits through the same path.
+    e.update(|_| Ok((vec![OwnedOp::Delete { ns: 0, key: key(1) }], ())))
+        .unwrap();
+    assert_eq!(len(&e, 0), 4);
+    drop(e);
+    let e = open(&path, os_config(true));
+    assert_eq!(len(&e, 0), 4);
+    assert_eq!(e.live_len(other, || 0).unwrap(), 1);
 }
