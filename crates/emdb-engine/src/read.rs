@@ -13,6 +13,10 @@ use crate::log::reader::ValueBytes;
 impl Engine {
     /// Finds `key` and hands its decoded entry to `f`, decoding (and checksumming) the entry
     /// once: the same decode compares the key and serves the value.
+    ///
+    /// A lookup that overlapped a move of slots is retried (`index/table.rs`), so the probe may
+    /// have accepted an entry in an attempt it then discarded: only the result for the offset
+    /// the lookup returns counts.
     pub(crate) fn lookup<R>(
         cur: &Generation,
         ns: u32,
@@ -21,20 +25,21 @@ impl Engine {
     ) -> Result<Option<R>> {
         let h = cur.index.hash(key);
         let mut out = None;
-        cur.index
+        let at = cur
+            .index
             .with_ns(ns, |n| {
                 n.find(h, |off| {
                     cur.reader.with_entry(off, |e| {
                         let hit = e.key == key;
                         if hit {
-                            out = Some(f(off, e));
+                            out = Some((off, f(off, e)));
                         }
                         hit
                     })
                 })
             })
             .ok_or(EngineError::NamespaceMissing(ns))??;
-        Ok(out)
+        Ok(accepted(at, out))
     }
 
     pub(crate) fn get_in(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
@@ -66,15 +71,15 @@ impl Engine {
                     if hit {
                         // In bounds: `e` was decoded from the map at `off`.
                         let start = off as usize + emdb_format::ENTRY_HEADER_LEN + e.key.len();
-                        found = Some((start, e.value.len(), e.expires_at));
+                        found = Some((off, (start, e.value.len(), e.expires_at)));
                     }
                     Ok(hit)
                 })
             });
             match probe {
                 None => return Err(EngineError::NamespaceMissing(ns)),
-                Some(Ok(_)) => {
-                    return Ok(found.map(|(start, len, exp)| {
+                Some(Ok(at)) => {
+                    return Ok(accepted(at, found).map(|(start, len, exp)| {
                         let map = map.clone();
                         (ValueBytes::Mapped { map, start, len }, exp)
                     }));
@@ -222,6 +227,11 @@ impl Engine {
 
 /// Decodes the entry at `offset` of `map`: `None` if the map does not (fully) cover it (a map
 /// older than the entry), else the entry and where its value starts in the map.
+/// What a probe accepted, if it accepted the entry at the offset the lookup returned (`at`).
+fn accepted<R>(at: Option<u64>, hit: Option<(u64, R)>) -> Option<R> {
+    hit.filter(|(off, _)| Some(*off) == at).map(|(_, r)| r)
+}
+
 /// Why a zero-copy probe stopped before finding its key.
 enum MapStop {
     /// The entry at this offset does not decode.
@@ -255,6 +265,16 @@ mod tests {
 
     use super::*;
     use crate::config::EngineConfig;
+
+    /// A probe retried after overlapping a move may have accepted an entry in the discarded
+    /// attempt; only a hit at the offset the lookup returned is used.
+    #[test]
+    fn only_the_hit_at_the_returned_offset_counts() {
+        assert_eq!(accepted(Some(8), Some((8, 'a'))), Some('a'));
+        assert_eq!(accepted(None, Some((8, 'a'))), None);
+        assert_eq!(accepted(Some(16), Some((8, 'a'))), None);
+        assert_eq!(accepted::<char>(Some(8), None), None);
+    }
 
     #[test]
     fn a_read_through_a_view_older_than_the_record_takes_the_general_path() {
