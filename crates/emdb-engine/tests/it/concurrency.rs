@@ -1,4 +1,5 @@
-//! Readers, a writer and compaction at once: no torn, wrong or missing reads.
+//! Readers, a writer and compaction at once: no torn, wrong or missing reads, while the writer
+//! overwrites, inserts and removes keys around the ones the readers look up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,6 +66,14 @@ fn run(mmap: bool) {
             while !stop.load(Ordering::Relaxed) {
                 for i in (0..KEYS).step_by(7) {
                     e.put(0, &key(i), &versioned(i, version), 0).unwrap();
+                }
+                // Churn beside the stable keys: inserting grows the hash shards, removing
+                // shifts slots back, both under the readers' lock-free lookups.
+                for i in KEYS..KEYS + 1_500 {
+                    e.put(0, &key(i), &versioned(i, version), 0).unwrap();
+                }
+                for i in KEYS..KEYS + 1_500 {
+                    e.remove(0, &key(i)).unwrap();
                 }
                 e.flush().unwrap();
                 written.store(version, Ordering::Relaxed);
