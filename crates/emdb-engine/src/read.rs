@@ -246,11 +246,7 @@ fn map_entry<'m>(
     map: &'m crate::log::mmap::Mapping,
     offset: u64,
 ) -> std::result::Result<emdb_format::EntryRef<'m>, MapStop> {
-    let bytes = usize::try_from(offset)
-        .ok()
-        .and_then(|at| map.as_slice().get(at..))
-        .ok_or(MapStop::Stale)?;
-    reader.decode_put(offset, bytes).map_err(|e| {
+    reader.put_in(map, offset).map_err(|e| {
         if e.is_incomplete() {
             MapStop::Stale
         } else {

@@ -124,14 +124,18 @@ impl LogReader {
         }
     }
 
-    /// The `Put` entry of a plaintext log at `offset` for a point read: the point-read decode
-    /// for entries this process wrote, the checked decode for the rest (as
-    /// [`LogReader::decode_plain`]).
-    pub(crate) fn decode_put<'b>(
+    /// The `Put` entry of a plaintext log at `offset`, decoded in place from `map`: the
+    /// point-read decode for entries this process wrote, the checked decode for the rest (as
+    /// [`LogReader::decode_plain`]). An offset past the map's end is `Incomplete`.
+    pub(crate) fn put_in<'m>(
         &self,
+        map: &'m Mapping,
         offset: u64,
-        bytes: &'b [u8],
-    ) -> std::result::Result<EntryRef<'b>, emdb_format::DecodeError> {
+    ) -> std::result::Result<EntryRef<'m>, emdb_format::DecodeError> {
+        let bytes = usize::try_from(offset)
+            .ok()
+            .and_then(|at| map.as_slice().get(at..))
+            .unwrap_or_default();
         if offset >= self.verified_from {
             EntryRef::decode_put_trusted(bytes)
         } else {
@@ -232,12 +236,8 @@ impl LogReader {
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
         if let (Some(m), None) = (map, &self.sealer) {
-            let bytes = usize::try_from(offset)
-                .ok()
-                .and_then(|at| m.as_slice().get(at..))
-                .unwrap_or_default();
             return self
-                .decode_put(offset, bytes)
+                .put_in(m, offset)
                 .map(f)
                 .map_err(|e| corrupt(offset, e));
         }
