@@ -128,7 +128,7 @@ impl Engine {
             *self.names.write() = rw.names;
             let file = rw.file.clone();
             let cur = Arc::new(rw.cur);
-            self.publish_default_counts(&cur);
+            self.default_counts.set(&cur);
             self.generation.store(cur);
             self.publish_view();
             *w = rw.writer;

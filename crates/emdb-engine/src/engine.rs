@@ -113,7 +113,9 @@ impl DefaultCounts {
         c
     }
 
-    fn set(&self, cur: &Generation) {
+    /// Copies the default namespace's counts of `cur`. The caller holds the writer mutex, with
+    /// `cur` current (or about to be, in a compaction swap).
+    pub(crate) fn set(&self, cur: &Generation) {
         let (live, expiring) = cur.index.default_counts();
         self.live.store(live, Ordering::Release);
         self.expiring.store(expiring, Ordering::Release);
@@ -442,12 +444,6 @@ impl Drop for Engine {
 }
 
 impl Engine {
-    /// Copies the default namespace's counts of `cur` into [`Engine::default_counts`]. The
-    /// caller holds the writer mutex, with `cur` current.
-    pub(crate) fn publish_default_counts(&self, cur: &Generation) {
-        self.default_counts.set(cur);
-    }
-
     /// Publishes a new [`ReadView`] of the current generation and its current map. The caller
     /// holds the writer mutex (or is compaction swapping the generation under it).
     pub(crate) fn publish_view(&self) {

@@ -223,7 +223,7 @@ impl Engine {
                 .inspect_err(|_| self.commit.poison())?;
         }
         self.commit.publish_written(w.tail);
-        self.publish_default_counts(&cur);
+        self.default_counts.set(&cur);
         Ok(())
     }
 
