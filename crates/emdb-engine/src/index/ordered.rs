@@ -93,18 +93,17 @@ impl Ordered {
         self.0.remove(&OrdKey::new(key));
     }
 
-    /// Records within the bounds that entered the set at or before `max_seq`, in key order.
+    /// Records within the bounds that entered the set at or before `max_seq`, in key order;
+    /// `None` when the bounds select nothing. (An `Option` rather than a flattened iterator:
+    /// flattening costs a branch per step of a range page.)
     fn matching<'s>(
         &'s self,
         lo: Bound<&OrdKey>,
         hi: Bound<&OrdKey>,
         max_seq: u64,
-    ) -> impl Iterator<Item = (&'s OrdKey, &'s Slot)> + use<'s> {
-        bounds(lo, hi)
-            .map(|b| self.0.range(b))
-            .into_iter()
-            .flatten()
-            .filter(move |(_, s)| s.seq <= max_seq)
+    ) -> Option<impl Iterator<Item = (&'s OrdKey, &'s Slot)> + use<'s>> {
+        let b = bounds(lo, hi)?;
+        Some(self.0.range(b).filter(move |(_, s)| s.seq <= max_seq))
     }
 
     /// The next page of a range scan: replaces `offsets` with those of up to `limit` matching
@@ -119,17 +118,10 @@ impl Ordered {
         offsets: &mut Vec<u64>,
     ) {
         offsets.clear();
-        let Some(b) = bounds(lo, hi) else {
-            return;
-        };
-        offsets.reserve(limit.min(self.0.len()));
-        offsets.extend(
-            self.0
-                .range(b)
-                .filter(|(_, s)| s.seq <= max_seq)
-                .take(limit)
-                .map(|(_, s)| s.offset),
-        );
+        if let Some(records) = self.matching(lo, hi, max_seq) {
+            offsets.reserve(limit.min(self.0.len()));
+            offsets.extend(records.take(limit).map(|(_, s)| s.offset));
+        }
     }
 
     /// Keys within the bounds, in order, at most `limit`.
@@ -142,6 +134,8 @@ impl Ordered {
     ) -> Vec<Vec<u8>> {
         let (lo, hi) = (lo.map(OrdKey::new), hi.map(OrdKey::new));
         self.matching(lo.as_ref(), hi.as_ref(), max_seq)
+            .into_iter()
+            .flatten()
             .take(limit)
             .map(|(k, _)| k.key.to_vec())
             .collect()
