@@ -2,17 +2,18 @@
 //!
 //! A flush asks for the log to be durable up to the tail it saw. If a sync is already running,
 //! the flusher sleeps until that sync ends and re-checks; otherwise it becomes the leader, syncs
-//! everything written so far, and wakes every flusher that waited with one futex wake (waking
-//! them one by one cost the leader about 6 us each, and the leader's own next write waited
-//! behind that). So concurrent flushes share one `fdatasync` under every policy. A woken flusher that the sync covered returns on the
-//! lock-free watermark without taking the state lock again.
+//! everything written so far, and wakes every flusher that waited with one futex wake (one call
+//! instead of one per flusher: the leader's own next write waits behind its wake-ups). So
+//! concurrent flushes share one `fdatasync` under every policy. A woken flusher that the sync
+//! covered returns on the lock-free watermark without taking the state lock again.
 //!
 //! Before syncing, a leader gathers its round: if k flushers took part in the previous round
 //! (its leader and everyone who waited on it), it waits until k have queued, for at most the
 //! recent `fdatasync` time (`max_wait` and `max_batch` under `Group`), so writers that flush
 //! after every record share one sync instead of each syncing alone. At worst a flush then takes
-//! two syncs' time instead of one; a single writer never waits. Queueing flushers wake the gathering leader only once its round is complete: each
-//! wake-up is a context switch the writers still on their way would queue behind.
+//! two syncs' time instead of one; a single writer never waits. Queueing flushers wake the
+//! gathering leader only once its round is complete: each wake-up is a context switch the
+//! writers still on their way would queue behind.
 //!
 //! The epoch changes when compaction swaps in a new file; a sync of the old file can then no
 //! longer advance the watermark.
