@@ -55,4 +55,58 @@ impl Mapping {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Asks the CPU to start loading the cache lines of `[start, start + len)` (clipped to the
+    /// map) without waiting for them: unlike a plain load that misses, a prefetch does not hold
+    /// up the instructions after it, so a batch of reads overlaps its misses. Only a hint; does
+    /// nothing where there is no prefetch instruction.
+    #[inline]
+    pub(crate) fn prefetch(&self, start: usize, len: usize) {
+        let bytes = self.as_slice();
+        let end = start.saturating_add(len).min(bytes.len());
+        for at in (start..end).step_by(64) {
+            prefetch_line(&bytes[at]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_line(byte: &u8) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
+    // baseline); a prefetch never faults and changes no memory, and the address is of a live
+    // byte of the map anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast::<i8>()) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn prefetch_line(_: &u8) {}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A prefetch is clipped to the map: ranges past its end, overflowing ones and an empty map
+    /// are all harmless, and the map reads the same afterwards.
+    #[test]
+    fn prefetch_is_clipped_to_the_map() {
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(&[7u8; 300]).expect("write");
+        let map = Mapping::map(&file, 300).expect("map");
+        for (start, len) in [
+            (0, 256),
+            (299, 256),
+            (300, 64),
+            (1 << 40, 64),
+            (5, usize::MAX),
+        ] {
+            map.prefetch(start, len);
+        }
+        assert_eq!(map.as_slice(), &[7u8; 300][..]);
+        Mapping::map(&file, 0).expect("empty map").prefetch(0, 256);
+    }
 }
