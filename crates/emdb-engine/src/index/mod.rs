@@ -6,7 +6,9 @@
 //! shard and the next 24 bits are the slot tag. Only the engine's writer mutates the index, while
 //! holding its write mutex, so the index always reflects a prefix of the log.
 
+mod arena;
 pub(crate) mod key_hash;
+mod key_tree;
 pub(crate) mod ordered;
 pub(crate) mod table;
 

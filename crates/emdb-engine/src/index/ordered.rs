@@ -1,18 +1,12 @@
-//! The ordered key set of one namespace, for range scans: key -> (insertion sequence, offset).
-//!
-//! Each key carries its first 8 bytes inline, so a search compares integers inside the B-tree
-//! node and follows a key's heap pointer only when two keys share those 8 bytes. With random
-//! keys that is rare, which keeps a seek to about one cache miss per tree level.
+//! The ordered key set of one namespace, for range scans: key -> (insertion sequence, offset),
+//! kept in a [`KeyTree`].
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// A key ordered exactly as its bytes are.
-///
-/// `prefix` is the first 8 bytes, big-endian, zero-padded. When two prefixes differ, their first
-/// differing byte is a byte where the keys differ or where the shorter key ends (padded with 0
-/// against a non-zero byte), so the prefix order is the byte order; equal prefixes fall back to
-/// the whole key.
+use super::key_tree::{KeyTree, Probe, Slot};
+
+/// A key ordered exactly as its bytes are, carrying its 8-byte prefix (see [`prefix_of`]) so
+/// that searches compare integers first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct OrdKey {
     prefix: u64,
@@ -34,14 +28,20 @@ impl OrdKey {
             key: key.into_boxed_slice(),
         }
     }
+
+    fn probe(&self) -> Probe<'_> {
+        Probe::new(&self.key)
+    }
 }
 
 #[expect(
     clippy::big_endian_bytes,
     reason = "big-endian makes integer order equal byte order; never stored on disk"
 )]
-/// The first 8 bytes of `key` as a big-endian integer, zero-padded: where two prefixes differ,
-/// their integer order is the keys' byte order.
+/// The first 8 bytes of `key` as a big-endian integer, zero-padded. When two prefixes differ,
+/// their first differing byte is a byte where the keys differ or where the shorter key ends
+/// (padded with 0 against a non-zero byte), so their integer order is the keys' byte order;
+/// equal prefixes fall back to the whole key.
 pub(crate) fn prefix_of(key: &[u8]) -> u64 {
     let mut p = [0u8; 8];
     let n = key.len().min(8);
@@ -49,61 +49,51 @@ pub(crate) fn prefix_of(key: &[u8]) -> u64 {
     u64::from_be_bytes(p)
 }
 
-/// Where a key's current record is, and when the key entered the set.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    seq: u64,
-    offset: u64,
-}
-
 /// The ordered set; only the engine's writer mutates it.
 #[derive(Debug, Default)]
-pub(crate) struct Ordered(BTreeMap<OrdKey, Slot>);
+pub(crate) struct Ordered(KeyTree);
 
 impl Ordered {
-    /// A set of `(key, offset)` pairs, all counted as inserted at sequence 0.
+    /// A set of `(key, offset)` pairs, all counted as inserted at sequence 0 (of several pairs
+    /// for one key, the last wins).
     pub(crate) fn from_entries(entries: impl IntoIterator<Item = (Box<[u8]>, u64)>) -> Self {
-        Ordered(
-            entries
+        let mut all: Vec<(OrdKey, u64)> = entries
+            .into_iter()
+            .map(|(key, offset)| {
+                let prefix = prefix_of(&key);
+                (OrdKey { prefix, key }, offset)
+            })
+            .collect();
+        // Stable, so equal keys keep their order and the last of each run is the one kept.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sorted: Vec<(OrdKey, u64)> = Vec::with_capacity(all.len());
+        for (key, offset) in all {
+            match sorted.last_mut() {
+                Some(last) if last.0 == key => last.1 = offset,
+                _ => sorted.push((key, offset)),
+            }
+        }
+        Ordered(KeyTree::from_sorted(
+            sorted
                 .into_iter()
-                .map(|(key, offset)| {
-                    let k = OrdKey {
-                        prefix: prefix_of(&key),
-                        key,
-                    };
-                    (k, Slot { seq: 0, offset })
-                })
-                .collect(),
-        )
+                .map(|(k, offset)| (k.key, Slot { seq: 0, offset })),
+        ))
     }
 
     /// Adds a new key.
     pub(crate) fn insert(&mut self, key: &[u8], seq: u64, offset: u64) {
-        self.0.insert(OrdKey::new(key), Slot { seq, offset });
+        self.0.insert(key, Slot { seq, offset });
     }
 
     /// A present key's record moved to `offset` (it was overwritten).
     pub(crate) fn moved(&mut self, key: &[u8], offset: u64) {
-        if let Some(slot) = self.0.get_mut(&OrdKey::new(key)) {
+        if let Some(slot) = self.0.get_mut(Probe::new(key)) {
             slot.offset = offset;
         }
     }
 
     pub(crate) fn remove(&mut self, key: &[u8]) {
-        self.0.remove(&OrdKey::new(key));
-    }
-
-    /// Records within the bounds that entered the set at or before `max_seq`, in key order;
-    /// `None` when the bounds select nothing. (An `Option` rather than a flattened iterator:
-    /// flattening costs a branch per step of a range page.)
-    fn matching<'s>(
-        &'s self,
-        lo: Bound<&OrdKey>,
-        hi: Bound<&OrdKey>,
-        max_seq: u64,
-    ) -> Option<impl Iterator<Item = (&'s OrdKey, &'s Slot)> + use<'s>> {
-        let b = bounds(lo, hi)?;
-        Some(self.0.range(b).filter(move |(_, s)| s.seq <= max_seq))
+        self.0.remove(Probe::new(key));
     }
 
     /// The next page of a range scan: replaces `offsets` with those of up to `limit` matching
@@ -118,9 +108,16 @@ impl Ordered {
         offsets: &mut Vec<u64>,
     ) {
         offsets.clear();
-        if let Some(records) = self.matching(lo, hi, max_seq) {
-            offsets.reserve(limit.min(self.0.len()));
-            offsets.extend(records.take(limit).map(|(_, s)| s.offset));
+        offsets.reserve(limit.min(self.0.len()));
+        let hi = hi.map(OrdKey::probe);
+        for e in self.0.iter_from(lo.map(OrdKey::probe)) {
+            if offsets.len() == limit || e.beyond(hi) {
+                break;
+            }
+            let slot = e.slot();
+            if slot.seq <= max_seq {
+                offsets.push(slot.offset);
+            }
         }
     }
 
@@ -132,31 +129,18 @@ impl Ordered {
         limit: usize,
         max_seq: u64,
     ) -> Vec<Vec<u8>> {
-        let (lo, hi) = (lo.map(OrdKey::new), hi.map(OrdKey::new));
-        self.matching(lo.as_ref(), hi.as_ref(), max_seq)
-            .into_iter()
-            .flatten()
-            .take(limit)
-            .map(|(k, _)| k.key.to_vec())
-            .collect()
-    }
-}
-
-/// The bounds as set keys; `None` when they select nothing (`BTreeMap::range` would panic on
-/// a start after the end, or on equal excluded bounds).
-fn bounds<'k>(
-    lo: Bound<&'k OrdKey>,
-    hi: Bound<&'k OrdKey>,
-) -> Option<(Bound<&'k OrdKey>, Bound<&'k OrdKey>)> {
-    if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
-        (lo, hi)
-    {
-        let both_included = matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_));
-        if a > b || (a == b && !both_included) {
-            return None;
+        let hi = hi.map(Probe::new);
+        let mut out = Vec::new();
+        for e in self.0.iter_from(lo.map(Probe::new)) {
+            if out.len() == limit || e.beyond(hi) {
+                break;
+            }
+            if e.slot().seq <= max_seq {
+                out.push(e.key());
+            }
         }
+        out
     }
-    Some((lo, hi))
 }
 
 #[cfg(test)]
