@@ -153,6 +153,15 @@ impl Engine {
         {
             return Ok(len);
         }
+        self.live_len_indexed(ns, now_ms)
+    }
+
+    /// [`Engine::live_len`] from the namespace's index. Out of line and cold, so that the inlined
+    /// two-load path above compiles to a few contiguous instructions: a cold first call pays
+    /// for every cache line of code it runs.
+    #[cold]
+    #[inline(never)]
+    fn live_len_indexed(&self, ns: u32, now_ms: impl FnOnce() -> u64) -> Result<u64> {
         let cur = self.generation.load();
         match cur.index.with_ns(ns, |n| (n.len(), n.expiring())) {
             Some((len, 0)) => Ok(len),
