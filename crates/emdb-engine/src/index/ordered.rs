@@ -110,7 +110,9 @@ impl Ordered {
         offsets.clear();
         offsets.reserve(limit.min(self.0.len()));
         let hi = hi.map(OrdKey::probe);
-        for e in self.0.iter_from(lo.map(OrdKey::probe)) {
+        let entries = self.0.iter_from(lo.map(OrdKey::probe));
+        entries.warm(limit);
+        for e in entries {
             if offsets.len() == limit || e.beyond(hi) {
                 break;
             }

@@ -12,6 +12,8 @@ use crate::index::ordered::prefix_of;
 #[repr(C, align(64))]
 pub(super) struct Leaf<const L: usize> {
     pub(super) len: usize,
+    pub(super) next: usize,
+    pub(super) prev: usize,
     pub(super) prefixes: [u64; L],
     /// [`tail_of`] and [`short_len`] of each key: a tie of prefixes (a seek to a present key,
     /// say) is decided here, one cache line, with no heap read; with the prefix they are the
@@ -21,8 +23,6 @@ pub(super) struct Leaf<const L: usize> {
     pub(super) slots: [Slot; L],
     /// The whole key, for keys longer than [`INLINE`] bytes only.
     pub(super) long: [Option<Box<[u8]>>; L],
-    pub(super) next: usize,
-    pub(super) prev: usize,
 }
 
 impl<const L: usize> Leaf<L> {

@@ -362,6 +362,17 @@ pub(crate) struct Entries<'t, const L: usize, const I: usize> {
 }
 
 impl<const L: usize, const I: usize> Entries<'_, L, I> {
+    /// When the next `want` entries run past the current leaf, starts loading the next leaf's
+    /// first cache lines now, so that they arrive alongside this leaf's instead of after them.
+    pub(crate) fn warm(&self, want: usize) {
+        if let Some(leaf) = self.tree.leaves.get(self.leaf)
+            && self.pos + want > leaf.len()
+            && let Some(next) = self.tree.leaves.get(leaf.next)
+        {
+            std::hint::black_box((next.len, next.slots[0]));
+        }
+    }
+
     /// Moves past the end of exhausted leaves.
     fn settle(&mut self) {
         while self.leaf != NONE && self.pos >= self.tree.leaves[self.leaf].len() {
