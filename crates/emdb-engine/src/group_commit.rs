@@ -11,9 +11,10 @@
 //! (its leader and everyone who waited on it), it waits until k have queued, for at most the
 //! recent `fdatasync` time (`max_wait` and `max_batch` under `Group`), so writers that flush
 //! after every record share one sync instead of each syncing alone. At worst a flush then takes
-//! two syncs' time instead of one; a single writer never waits. Queueing flushers wake the
-//! gathering leader only once its round is complete: each wake-up is a context switch the
-//! writers still on their way would queue behind.
+//! two syncs' time instead of one; a single writer never waits. The flusher that completes the
+//! round syncs it itself, and the leader waits like the others: waking the leader to sync would
+//! put a context switch between the last write and the sync, and on few cores the writers
+//! still on their way queue behind every wake-up.
 //!
 //! The epoch changes when compaction swaps in a new file; a sync of the old file can then no
 //! longer advance the watermark.
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::config::SyncPolicy;
 use crate::error::{EngineError, Result};
@@ -43,6 +44,8 @@ struct SyncState {
     waiting: usize,
     /// While a leader gathers: the number of flushers (itself included) it waits for; 0 otherwise.
     gathering_for: usize,
+    /// The flusher that completed a gathering round syncs it: tells the leader to wait instead.
+    taken_over: bool,
     /// Flushers that took part in the previous round (its leader and everyone who waited on it).
     last_round: usize,
     /// Recent `fdatasync` duration (moving average), which bounds how long a leader waits.
@@ -76,6 +79,7 @@ impl GroupCommit {
                 syncing: false,
                 waiting: 0,
                 gathering_for: 0,
+                taken_over: false,
                 last_round: 1,
                 sync_time: Duration::ZERO,
             }),
@@ -140,22 +144,35 @@ impl GroupCommit {
                 return Ok(());
             }
             if !st.syncing {
-                break;
+                st.syncing = true;
+                match self.gather(st, policy) {
+                    Gathered::Sync(locked) => return self.sync_round(locked),
+                    Gathered::TakenOver(round) => {
+                        self.sleep_past(round);
+                        self.check()?;
+                        if self.synced() >= target {
+                            return Ok(());
+                        }
+                        st = self.state.lock();
+                        continue;
+                    }
+                }
+            }
+            if st.gathering_for != 0 && st.waiting + 2 >= st.gathering_for {
+                // This flusher completes the round a leader is gathering: it syncs the round
+                // itself rather than wake the leader to do it (that wake-up, a context switch,
+                // would sit between the last write and the sync). The leader now waits like
+                // any other flusher, and counts as one.
+                st.gathering_for = 0;
+                st.taken_over = true;
+                st.waiting += 1;
+                self.gather.notify_one();
+                return self.sync_round(st);
             }
             let round = self.rounds.load(Ordering::Acquire);
             st.waiting += 1;
-            // Wake a gathering leader only when its round is complete: each wake-up costs a
-            // context switch that the flushers still on their way would wait behind.
-            if st.gathering_for != 0 && st.waiting + 1 >= st.gathering_for {
-                self.gather.notify_one();
-            }
             drop(st);
-            // The leader bumps `rounds` (under the state lock, so after `round` was read) and
-            // then wakes everyone; a wake-up without that is spurious. The wait returns at once
-            // if the word already moved, so no wake-up is lost.
-            while self.rounds.load(Ordering::Acquire) == round && !self.is_poisoned() {
-                atomic_wait::wait(&self.rounds, round);
-            }
+            self.sleep_past(round);
             self.check()?;
             if self.synced() >= target {
                 // Covered (in this epoch; if the file was switched since, the new one is fully
@@ -164,10 +181,24 @@ impl GroupCommit {
             }
             st = self.state.lock();
         }
-        st.syncing = true;
-        // Gather the round: when several flushers took part in the previous round, they are
-        // likely writing again right now; wait (briefly) for as many to queue before syncing, so
-        // one fdatasync covers them all. A lone writer (last round of 1) never waits.
+    }
+
+    /// Sleeps until the round counter moves past `round` (or the engine is poisoned). The
+    /// syncing flusher bumps it under the state lock, after `round` was read under that lock,
+    /// and then wakes everyone; a wake-up without that is spurious. The wait returns at once if
+    /// the word already moved, so no wake-up is lost.
+    fn sleep_past(&self, round: u32) {
+        while self.rounds.load(Ordering::Acquire) == round && !self.is_poisoned() {
+            atomic_wait::wait(&self.rounds, round);
+        }
+    }
+
+    /// Gathers the round of a new leader (`st.syncing` just set). When several flushers took
+    /// part in the previous round, they are likely writing again right now; wait (briefly) for
+    /// as many to queue, so one fdatasync covers them all. A lone writer (last round of 1) never
+    /// waits. Ends with the lock held, to sync, or with the round taken over by the flusher that
+    /// completed it (see [`GroupCommit::flush`]): then the round number to wait past.
+    fn gather<'a>(&'a self, mut st: MutexGuard<'a, SyncState>, policy: SyncPolicy) -> Gathered<'a> {
         let (want, max_wait) = match policy {
             SyncPolicy::Group {
                 max_wait,
@@ -175,18 +206,30 @@ impl GroupCommit {
             } => (st.last_round.min(max_batch.max(1)), max_wait),
             _ => (st.last_round, st.sync_time),
         };
+        if want <= 1 {
+            return Gathered::Sync(st);
+        }
+        let round = self.rounds.load(Ordering::Acquire);
         let deadline = Instant::now() + max_wait;
         st.gathering_for = want;
-        while st.waiting + 1 < want && Instant::now() < deadline {
+        while st.gathering_for != 0 && Instant::now() < deadline {
             let nap = deadline.saturating_duration_since(Instant::now());
             self.gather.wait_for(&mut st, nap);
         }
         st.gathering_for = 0;
-        let participants = st.waiting + 1;
+        if std::mem::take(&mut st.taken_over) {
+            return Gathered::TakenOver(round);
+        }
+        Gathered::Sync(st)
+    }
+
+    /// Syncs everything written so far as one round, then wakes every flusher that waited.
+    fn sync_round(&self, held: MutexGuard<'_, SyncState>) -> Result<()> {
+        let participants = held.waiting + 1;
         let upto = self.written.load(Ordering::Acquire);
-        let file = st.file.clone();
-        let my_epoch = st.epoch;
-        drop(st);
+        let file = held.file.clone();
+        let my_epoch = held.epoch;
+        drop(held);
         let started = Instant::now();
         let result = file.sync_data();
         let took = started.elapsed();
@@ -221,6 +264,14 @@ impl GroupCommit {
     }
 }
 
+/// How a leader's gathering ended.
+enum Gathered<'a> {
+    /// Sync the round (the state lock is held).
+    Sync(MutexGuard<'a, SyncState>),
+    /// The flusher that completed the round syncs it; wait past this round number.
+    TakenOver(u32),
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;
@@ -232,7 +283,8 @@ mod tests {
     /// A file whose `sync_data` reports it started, then waits for the test to say how it ends.
     #[derive(Debug)]
     struct GatedFile {
-        started: Mutex<mpsc::Sender<()>>,
+        /// Receives the id of each thread that starts a sync.
+        started: Mutex<mpsc::Sender<std::thread::ThreadId>>,
         outcome: Mutex<mpsc::Receiver<io::Result<()>>>,
     }
 
@@ -244,7 +296,10 @@ mod tests {
             Ok(())
         }
         fn sync_data(&self) -> io::Result<()> {
-            self.started.lock().send(()).expect("test alive");
+            self.started
+                .lock()
+                .send(std::thread::current().id())
+                .expect("test alive");
             self.outcome.lock().recv().expect("test alive")
         }
         fn sync_all(&self) -> io::Result<()> {
@@ -264,7 +319,7 @@ mod tests {
     /// A group commit over a gated file, with the channels that drive its syncs.
     fn gated() -> (
         Arc<GroupCommit>,
-        mpsc::Receiver<()>,
+        mpsc::Receiver<std::thread::ThreadId>,
         mpsc::Sender<io::Result<()>>,
     ) {
         let (started_tx, started) = mpsc::channel();
@@ -288,7 +343,7 @@ mod tests {
     /// Starts a leader flushing everything up to 100, and returns once its sync is running.
     fn leader_syncing(
         gc: &Arc<GroupCommit>,
-        started: &mpsc::Receiver<()>,
+        started: &mpsc::Receiver<std::thread::ThreadId>,
     ) -> std::thread::JoinHandle<Result<()>> {
         gc.publish_written(100);
         let leader = flush_in_thread(gc);
@@ -351,5 +406,68 @@ mod tests {
         ));
         outcome.send(Ok(())).unwrap();
         leader.join().unwrap().unwrap();
+    }
+
+    /// A leader gathering a round of three, and the two flushers that complete it: the second
+    /// one syncs the round itself (the leader is not woken to do it). Returns the leader, the
+    /// first follower and the thread that completed the round, once that sync is running.
+    fn round_taken_over(
+        gc: &Arc<GroupCommit>,
+        started: &mpsc::Receiver<std::thread::ThreadId>,
+    ) -> [std::thread::JoinHandle<Result<()>>; 3] {
+        {
+            let mut st = gc.state.lock();
+            st.last_round = 3;
+            st.sync_time = Duration::from_secs(60);
+        }
+        gc.publish_written(100);
+        let leader = flush_in_thread(gc);
+        while gc.state.lock().gathering_for != 3 {
+            std::thread::yield_now();
+        }
+        gc.publish_written(200);
+        let first = flush_in_thread(gc);
+        wait_for_follower(gc);
+        gc.publish_written(300);
+        let last = flush_in_thread(gc);
+        let syncer = started.recv().unwrap();
+        assert_eq!(
+            syncer,
+            last.thread().id(),
+            "the flusher that completed the round syncs"
+        );
+        [leader, first, last]
+    }
+
+    #[test]
+    fn the_flusher_completing_a_gathered_round_syncs_it_for_everyone() {
+        let (gc, started, outcome) = gated();
+        let [leader, first, last] = round_taken_over(&gc, &started);
+        outcome.send(Ok(())).unwrap();
+        for flusher in [leader, first, last] {
+            flusher.join().unwrap().unwrap();
+        }
+        assert_eq!(gc.synced(), 300);
+        assert_eq!(gc.sync_count(), 1, "one sync for the whole round");
+        assert_eq!(gc.state.lock().last_round, 3);
+    }
+
+    #[test]
+    fn a_failed_taken_over_sync_poisons_the_leader_and_the_round() {
+        let (gc, started, outcome) = gated();
+        let [leader, first, last] = round_taken_over(&gc, &started);
+        outcome.send(Err(io::Error::other("disk gone"))).unwrap();
+        assert!(matches!(last.join().unwrap(), Err(EngineError::Io { .. })));
+        for flusher in [leader, first] {
+            assert!(matches!(
+                flusher.join().unwrap(),
+                Err(EngineError::Poisoned)
+            ));
+        }
+        assert_eq!(gc.synced(), 0);
+        assert!(matches!(
+            gc.flush(SyncPolicy::OnFlush),
+            Err(EngineError::Poisoned)
+        ));
     }
 }
