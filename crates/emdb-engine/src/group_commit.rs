@@ -8,13 +8,15 @@
 //! covered returns on the lock-free watermark without taking the state lock again.
 //!
 //! Before syncing, a leader gathers its round: if k flushers took part in the previous round
-//! (its leader and everyone who waited on it), it waits until k have queued, for at most the
-//! recent `fdatasync` time (`max_wait` and `max_batch` under `Group`), so writers that flush
-//! after every record share one sync instead of each syncing alone. At worst a flush then takes
-//! two syncs' time instead of one; a single writer never waits. The flusher that completes the
-//! round syncs it itself, and the leader waits like the others: waking the leader to sync would
-//! put a context switch between the last write and the sync, and on few cores the writers
-//! still on their way queue behind every wake-up.
+//! (its leader and everyone who waited on it), it waits until k have queued, so writers that
+//! flush after every record share one sync instead of each syncing alone. The flusher that
+//! completes the round syncs it itself, and the leader sleeps on until the round ends: waking
+//! the leader to sync would put a context switch between the last write and the sync, and on
+//! few cores the writers still on their way queue behind every wake-up (so the leader is not
+//! woken when its round is taken over either, only when it ends). The leader waits at most
+//! twice the recent `fdatasync` time (room for the gathering and the sync that follows it;
+//! under `Group`, `max_wait`, with `max_batch`), then syncs whatever has queued. At worst a
+//! flush then takes three syncs' time instead of one; a single writer never waits.
 //!
 //! The epoch changes when compaction swaps in a new file; a sync of the old file can then no
 //! longer advance the watermark.
@@ -44,8 +46,6 @@ struct SyncState {
     waiting: usize,
     /// While a leader gathers: the number of flushers (itself included) it waits for; 0 otherwise.
     gathering_for: usize,
-    /// The flusher that completed a gathering round syncs it: tells the leader to wait instead.
-    taken_over: bool,
     /// Flushers that took part in the previous round (its leader and everyone who waited on it).
     last_round: usize,
     /// Recent `fdatasync` duration (moving average), which bounds how long a leader waits.
@@ -79,7 +79,6 @@ impl GroupCommit {
                 syncing: false,
                 waiting: 0,
                 gathering_for: 0,
-                taken_over: false,
                 last_round: 1,
                 sync_time: Duration::ZERO,
             }),
@@ -164,9 +163,7 @@ impl GroupCommit {
                 // would sit between the last write and the sync). The leader now waits like
                 // any other flusher, and counts as one.
                 st.gathering_for = 0;
-                st.taken_over = true;
                 st.waiting += 1;
-                self.gather.notify_one();
                 return self.sync_round(st);
             }
             let round = self.rounds.load(Ordering::Acquire);
@@ -197,14 +194,15 @@ impl GroupCommit {
     /// part in the previous round, they are likely writing again right now; wait (briefly) for
     /// as many to queue, so one fdatasync covers them all. A lone writer (last round of 1) never
     /// waits. Ends with the lock held, to sync, or with the round taken over by the flusher that
-    /// completed it (see [`GroupCommit::flush`]): then the round number to wait past.
+    /// completed it (see [`GroupCommit::flush`]): then the round number to wait past. A taken
+    /// over round does not wake the leader; the end of its sync does.
     fn gather<'a>(&'a self, mut st: MutexGuard<'a, SyncState>, policy: SyncPolicy) -> Gathered<'a> {
         let (want, max_wait) = match policy {
             SyncPolicy::Group {
                 max_wait,
                 max_batch,
             } => (st.last_round.min(max_batch.max(1)), max_wait),
-            _ => (st.last_round, st.sync_time),
+            _ => (st.last_round, st.sync_time * 2),
         };
         if want <= 1 {
             return Gathered::Sync(st);
@@ -212,14 +210,19 @@ impl GroupCommit {
         let round = self.rounds.load(Ordering::Acquire);
         let deadline = Instant::now() + max_wait;
         st.gathering_for = want;
-        while st.gathering_for != 0 && Instant::now() < deadline {
-            let nap = deadline.saturating_duration_since(Instant::now());
-            self.gather.wait_for(&mut st, nap);
+        loop {
+            // Taken over: the sync is running (`gathering_for` cleared while no round could
+            // end, as `syncing` stayed set) or already done (the round counter moved).
+            if st.gathering_for == 0 || self.rounds.load(Ordering::Acquire) != round {
+                return Gathered::TakenOver(round);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            self.gather.wait_for(&mut st, deadline - now);
         }
         st.gathering_for = 0;
-        if std::mem::take(&mut st.taken_over) {
-            return Gathered::TakenOver(round);
-        }
         Gathered::Sync(st)
     }
 
@@ -258,6 +261,8 @@ impl GroupCommit {
             }
         };
         self.rounds.fetch_add(1, Ordering::AcqRel);
+        // A leader whose round was taken over may still wait on `gather`.
+        self.gather.notify_all();
         drop(st);
         atomic_wait::wake_all(&raw const self.rounds);
         out
@@ -469,5 +474,29 @@ mod tests {
             gc.flush(SyncPolicy::OnFlush),
             Err(EngineError::Poisoned)
         ));
+    }
+
+    #[test]
+    fn a_round_that_does_not_complete_is_synced_by_its_leader_at_the_deadline() {
+        let (gc, started, outcome) = gated();
+        {
+            let mut st = gc.state.lock();
+            st.last_round = 3;
+            st.sync_time = Duration::from_millis(5);
+        }
+        gc.publish_written(100);
+        let leader = flush_in_thread(&gc);
+        while gc.state.lock().gathering_for != 3 {
+            std::thread::yield_now();
+        }
+        gc.publish_written(200);
+        let follower = flush_in_thread(&gc);
+        // Only two of the three come: the leader stops gathering at its deadline and syncs.
+        assert_eq!(started.recv().unwrap(), leader.thread().id());
+        outcome.send(Ok(())).unwrap();
+        leader.join().unwrap().unwrap();
+        follower.join().unwrap().unwrap();
+        assert_eq!(gc.sync_count(), 1);
+        assert_eq!(gc.synced(), 200);
     }
 }

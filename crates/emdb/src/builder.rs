@@ -25,8 +25,9 @@ use crate::ttl::Clock;
 #[derive(Debug, Clone, Copy, Default)]
 pub enum FlushPolicy {
     /// `flush()` issues one `fdatasync`; concurrent flushes share it. When several threads
-    /// flush after every write, the syncing thread waits (at most one recent `fdatasync` time)
-    /// for as many as took part in the previous sync, so one sync covers them all.
+    /// flush after every write, the first to flush waits (at most two recent `fdatasync`
+    /// times, the gathering and the sync) for as many as took part in the previous sync, so
+    /// one sync covers them all.
     #[default]
     OnEachFlush,
     /// Like `OnEachFlush`, but the syncing thread waits up to `max_wait` for up to `max_batch`
