@@ -64,18 +64,18 @@ impl Ordered {
                 (OrdKey { prefix, key }, offset)
             })
             .collect();
-        // Stable, so equal keys keep their order and the last of each run is the one kept.
+        // Stable, so equal keys keep their order; of each run the first stays, with the last
+        // one's offset (in place: no second copy of a whole namespace's keys).
         all.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut sorted: Vec<(OrdKey, u64)> = Vec::with_capacity(all.len());
-        for (key, offset) in all {
-            match sorted.last_mut() {
-                Some(last) if last.0 == key => last.1 = offset,
-                _ => sorted.push((key, offset)),
+        all.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
             }
-        }
+            same
+        });
         Ordered(KeyTree::from_sorted(
-            sorted
-                .into_iter()
+            all.into_iter()
                 .map(|(k, offset)| (k.key, Slot { seq: 0, offset })),
         ))
     }
@@ -163,6 +163,24 @@ mod tests {
             let by_set: Vec<Vec<u8>> = by_set.into_iter().map(|k| k.key.to_vec()).collect();
             prop_assert_eq!(by_set, keys);
         }
+    }
+
+    #[test]
+    fn of_several_entries_for_one_key_the_last_is_kept() {
+        let set = Ordered::from_entries([
+            (b"b".to_vec().into(), 1),
+            (b"a".to_vec().into(), 2),
+            (b"b".to_vec().into(), 3),
+            (b"b".to_vec().into(), 4),
+            (b"c".to_vec().into(), 5),
+        ]);
+        let mut page = Vec::new();
+        set.page(Bound::Unbounded, Bound::Unbounded, 9, 0, &mut page);
+        assert_eq!(page, [2, 4, 5]);
+        assert_eq!(
+            set.keys(Bound::Unbounded, Bound::Unbounded, 9, 0),
+            [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
     }
 
     #[test]

@@ -266,8 +266,9 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
     }
 
     /// After a removal from `leaf` (reached through `path`): an empty leaf leaves the tree, and
-    /// a leaf under a quarter full merges with a neighbour under the same parent when both fit
-    /// in three quarters of a leaf, so removals cannot leave a long chain of near-empty leaves.
+    /// a leaf under half full merges with a neighbour under the same parent when both fit in
+    /// three quarters of a leaf (room left for inserts, so a merge is not undone by the next
+    /// split), so removals shrink the tree instead of thinning its leaves.
     fn rebalance(&mut self, leaf: usize, path: &mut Vec<(usize, usize)>) {
         let Some(&(parent, c)) = path.last() else {
             return;
@@ -278,7 +279,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
             self.remove_child(path);
             return;
         }
-        if len >= L / 4 {
+        if len >= L / 2 {
             return;
         }
         let siblings = self.inners[parent].children();
