@@ -186,9 +186,9 @@ impl LogReader {
         self.map.as_ref().map(ArcSwap::load_full)
     }
 
-    /// Reads one byte of each of the first [`TOUCH_SPAN`] bytes' cache lines at each offset, so
-    /// the page faults and cache misses of a batch of reads overlap instead of being paid one
-    /// decode (and one copy) at a time. Only a hint: does nothing without a map.
+    /// Prefetches the first [`TOUCH_SPAN`] bytes at each offset, so the cache misses of a batch
+    /// of reads overlap instead of being paid one decode (and one copy) at a time. Only a hint:
+    /// does nothing without a map.
     pub(crate) fn touch(map: Option<&Mapping>, offsets: &[u64]) {
         if let Some(m) = map {
             for off in offsets {
