@@ -6,6 +6,10 @@ use super::head::{INLINE, Probe, count_below, head_bytes, short_len, tail_of};
 use super::{NONE, Slot};
 use crate::index::ordered::prefix_of;
 
+/// The whole keys of a leaf's entries longer than [`INLINE`] bytes, by position (`None` for the
+/// others).
+type LongKeys<const L: usize> = [Option<Box<[u8]>>; L];
+
 /// `repr(C)` and line-aligned so that the first cache line holds the length and the first
 /// prefixes: a search's loads all start from it.
 #[derive(Debug)]
@@ -21,8 +25,9 @@ pub(super) struct Leaf<const L: usize> {
     pub(super) tails: [u128; L],
     pub(super) lens: [u8; L],
     pub(super) slots: [Slot; L],
-    /// The whole key, for keys longer than [`INLINE`] bytes only.
-    pub(super) long: [Option<Box<[u8]>>; L],
+    /// The whole key, for keys longer than [`INLINE`] bytes only; allocated when the leaf first
+    /// holds such a key (a leaf of short keys does not carry `L` empty pointers).
+    pub(super) long: Option<Box<LongKeys<L>>>,
 }
 
 impl<const L: usize> Leaf<L> {
@@ -33,7 +38,7 @@ impl<const L: usize> Leaf<L> {
             tails: [0; L],
             lens: [0; L],
             slots: [Slot::default(); L],
-            long: [const { None }; L],
+            long: None,
             next: NONE,
             prev: NONE,
         }
@@ -45,12 +50,22 @@ impl<const L: usize> Leaf<L> {
 
     /// The bytes of a long key (empty for a short one, which never needs them).
     pub(super) fn long_key(&self, i: usize) -> &[u8] {
-        self.long[i].as_deref().unwrap_or_default()
+        self.long_at(i).unwrap_or_default()
+    }
+
+    fn long_at(&self, i: usize) -> Option<&[u8]> {
+        self.long.as_ref().and_then(|long| long[i].as_deref())
+    }
+
+    /// The long-key array, allocated on first use.
+    fn long_mut(&mut self) -> &mut LongKeys<L> {
+        self.long
+            .get_or_insert_with(|| Box::new([const { None }; L]))
     }
 
     /// A copy of the key at `i`.
     pub(super) fn key(&self, i: usize) -> Vec<u8> {
-        match &self.long[i] {
+        match self.long_at(i) {
             Some(key) => key.to_vec(),
             None => head_bytes(self.prefixes[i], self.tails[i], self.lens[i]),
         }
@@ -94,9 +109,11 @@ impl<const L: usize> Leaf<L> {
         self.lens.copy_within(from..to, dest);
         self.slots.copy_within(from..to, dest);
         if dest > from {
-            self.long[from..dest + (to - from)].rotate_right(dest - from);
-        } else {
-            self.long[dest..to].rotate_left(from - dest);
+            if let Some(long) = &mut self.long {
+                long[from..dest + (to - from)].rotate_right(dest - from);
+            }
+        } else if let Some(long) = &mut self.long {
+            long[dest..to].rotate_left(from - dest);
         }
     }
 
@@ -106,8 +123,13 @@ impl<const L: usize> Leaf<L> {
         self.tails[dest..dest + n].copy_from_slice(&src.tails[from..from + n]);
         self.lens[dest..dest + n].copy_from_slice(&src.lens[from..from + n]);
         self.slots[dest..dest + n].copy_from_slice(&src.slots[from..from + n]);
-        for k in 0..n {
-            self.long[dest + k] = src.long[from + k].take();
+        if let Some(theirs) = &mut src.long {
+            let ours = self
+                .long
+                .get_or_insert_with(|| Box::new([const { None }; L]));
+            for k in 0..n {
+                ours[dest + k] = theirs[from + k].take();
+            }
         }
         self.len += n;
         src.len -= n;
@@ -120,13 +142,17 @@ impl<const L: usize> Leaf<L> {
         self.tails[pos] = tail_of(key);
         self.lens[pos] = short_len(key);
         self.slots[pos] = slot;
-        self.long[pos] = (key.len() > INLINE).then(|| key.into());
+        if key.len() > INLINE {
+            self.long_mut()[pos] = Some(key.into());
+        }
         self.len += 1;
     }
 
     pub(super) fn remove_at(&mut self, pos: usize) -> Slot {
         let slot = self.slots[pos];
-        self.long[pos] = None;
+        if let Some(long) = &mut self.long {
+            long[pos] = None;
+        }
         self.shift(pos + 1, self.len, pos);
         self.len -= 1;
         slot

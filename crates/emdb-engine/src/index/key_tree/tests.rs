@@ -56,11 +56,16 @@ fn check<const L: usize, const I: usize>(
                 prop_assert_eq!(leaf.prefixes[i], prefix_of(&k));
                 prop_assert_eq!(leaf.tails[i], tail_of(&k));
                 prop_assert_eq!(leaf.lens[i], short_len(&k));
-                prop_assert_eq!(leaf.long[i].is_some(), k.len() > INLINE);
+                let long = leaf.long.as_ref().is_some_and(|l| l[i].is_some());
+                prop_assert_eq!(long, k.len() > INLINE);
                 prop_assert!(lo.as_deref().is_none_or(|lo| lo <= &*k));
                 prop_assert!(hi.as_deref().is_none_or(|hi| &*k < hi));
             }
-            prop_assert!(leaf.long[leaf.len()..].iter().all(Option::is_none));
+            prop_assert!(
+                leaf.long
+                    .as_ref()
+                    .is_none_or(|l| l[leaf.len()..].iter().all(Option::is_none))
+            );
             leaves.push(node);
             continue;
         }
