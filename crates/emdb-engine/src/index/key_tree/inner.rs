@@ -19,7 +19,7 @@ impl<const I: usize> Inner<I> {
         let mut children = [NONE; I];
         children[0] = first;
         Inner {
-            keys: Vec::with_capacity(I),
+            keys: Vec::new(),
             prefixes: [0; I],
             children,
         }

@@ -52,8 +52,6 @@ pub(crate) struct Slot {
 pub(crate) struct KeyTree<const L: usize = LEAF_CAP, const I: usize = INNER_CAP> {
     leaves: Arena<Leaf<L>>,
     inners: Arena<Inner<I>>,
-    free_leaves: Vec<usize>,
-    free_inners: Vec<usize>,
     root: usize,
     /// Inner levels above the leaves (0: the root is a leaf).
     height: usize,
@@ -70,8 +68,6 @@ impl<const L: usize, const I: usize> Default for KeyTree<L, I> {
         KeyTree {
             leaves,
             inners: Arena::default(),
-            free_leaves: Vec::new(),
-            free_inners: Vec::new(),
             root: 0,
             height: 0,
             len: 0,
@@ -95,7 +91,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
         let mut leaf = 0;
         for (key, slot) in entries {
             if tree.leaves[leaf].len() == fill {
-                let id = tree.alloc_leaf(Leaf::empty());
+                let id = tree.leaves.push(Leaf::empty());
                 tree.leaves[leaf].next = id;
                 tree.leaves[id].prev = leaf;
                 leaf = id;
@@ -122,7 +118,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
                     for (at, (p, k, child)) in group.enumerate() {
                         inner.insert_child(at, (p, k), child);
                     }
-                    above.push((prefix, key, tree.alloc_inner(inner)));
+                    above.push((prefix, key, tree.inners.push(inner)));
                 }
             }
             level = above;
@@ -162,7 +158,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
             right.prev = leaf;
             right.next = l.next;
             let sep = (right.prefixes[0], right.key(0).into_boxed_slice());
-            let id = self.alloc_leaf(right);
+            let id = self.leaves.push(right);
             let next = self.leaves[id].next;
             if next != NONE {
                 self.leaves[next].prev = id;
@@ -177,13 +173,20 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
 
     /// The slot of `p`'s key, to change in place.
     pub(crate) fn get_mut(&mut self, p: Probe<'_>) -> Option<&mut Slot> {
+        let node = self.leaf_for(Some(p));
+        let leaf = &mut self.leaves[node];
+        leaf.find(p).map(|i| &mut leaf.slots[i])
+    }
+
+    /// The leaf where `p` belongs (the first leaf for `None`). [`KeyTree::descend`] is the same
+    /// walk, recording it.
+    fn leaf_for(&self, p: Option<Probe<'_>>) -> usize {
         let mut node = self.root;
         for _ in 0..self.height {
             let inner = &self.inners[node];
-            node = inner.children[inner.child_for(p)];
+            node = inner.children[p.map_or(0, |p| inner.child_for(p))];
         }
-        let leaf = &mut self.leaves[node];
-        leaf.find(p).map(|i| &mut leaf.slots[i])
+        node
     }
 
     /// Removes `p`'s key; returns its slot.
@@ -209,11 +212,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
             Bound::Excluded(p) => (Some(p), true),
             Bound::Unbounded => (None, false),
         };
-        let mut node = self.root;
-        for _ in 0..self.height {
-            let inner = &self.inners[node];
-            node = inner.children[p.map_or(0, |p| inner.child_for(p))];
-        }
+        let node = self.leaf_for(p);
         let pos = p.map_or(0, |p| self.leaves[node].position(p, after));
         let mut it = Entries {
             tree: self,
@@ -257,11 +256,11 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
                 right.insert_child(c - m, sep, child);
             }
             sep = up;
-            child = self.alloc_inner(right);
+            child = self.inners.push(right);
         }
         let mut root = Inner::new(self.root);
         root.insert_child(0, sep, child);
-        self.root = self.alloc_inner(root);
+        self.root = self.inners.push(root);
         self.height += 1;
     }
 
@@ -311,8 +310,7 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
         if next != NONE {
             self.leaves[next].prev = prev;
         }
-        self.free_leaves.push(id);
-        std::mem::replace(&mut self.leaves[id], Leaf::empty())
+        self.leaves.remove(id, Leaf::empty())
     }
 
     /// Removes the child taken at the end of `path` from its parent, and parents left with no
@@ -325,32 +323,14 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
                 break;
             }
             // Its only child is gone: the node goes too.
-            self.inners[id] = Inner::new(NONE);
-            self.free_inners.push(id);
+            self.inners.remove(id, Inner::new(NONE));
         }
         while self.height > 0 && self.inners[self.root].children().len() == 1 {
             let old = self.root;
             self.root = self.inners[old].children[0];
-            self.inners[old] = Inner::new(NONE);
-            self.free_inners.push(old);
+            self.inners.remove(old, Inner::new(NONE));
             self.height -= 1;
         }
-    }
-
-    fn alloc_leaf(&mut self, leaf: Leaf<L>) -> usize {
-        if let Some(id) = self.free_leaves.pop() {
-            self.leaves[id] = leaf;
-            return id;
-        }
-        self.leaves.push(leaf)
-    }
-
-    fn alloc_inner(&mut self, inner: Inner<I>) -> usize {
-        if let Some(id) = self.free_inners.pop() {
-            self.inners[id] = inner;
-            return id;
-        }
-        self.inners.push(inner)
     }
 }
 
@@ -401,7 +381,7 @@ impl<'t, const L: usize, const I: usize> Iterator for Entries<'t, L, I> {
     }
 }
 
-/// One entry; its parts are read only when asked for (the key lives on the heap).
+/// One entry; its parts are read only when asked for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry<'t, const L: usize> {
     leaf: &'t Leaf<L>,

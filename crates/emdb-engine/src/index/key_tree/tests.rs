@@ -221,7 +221,7 @@ fn production_nodes_grow_shrink_and_regrow() {
     check(&tree, &model)
         .map_err(|e| e.to_string())
         .unwrap_or_else(|e| panic!("{e}"));
-    let leaves = tree.leaves.len() - tree.free_leaves.len();
+    let leaves = tree.leaves.live();
     assert!(
         tree.len() >= leaves * (LEAF_CAP / 8),
         "{} keys in {leaves} leaves",
