@@ -142,22 +142,13 @@ impl GroupCommit {
             if st.epoch != epoch || st.synced >= target {
                 return Ok(());
             }
-            if !st.syncing {
+            let round = if !st.syncing {
                 st.syncing = true;
                 match self.gather(st, policy) {
                     Gathered::Sync(locked) => return self.sync_round(locked),
-                    Gathered::TakenOver(round) => {
-                        self.sleep_past(round);
-                        self.check()?;
-                        if self.synced() >= target {
-                            return Ok(());
-                        }
-                        st = self.state.lock();
-                        continue;
-                    }
+                    Gathered::TakenOver(round) => round,
                 }
-            }
-            if st.gathering_for != 0 && st.waiting + 2 >= st.gathering_for {
+            } else if st.gathering_for != 0 && st.waiting + 2 >= st.gathering_for {
                 // This flusher completes the round a leader is gathering: it syncs the round
                 // itself rather than wake the leader to do it (that wake-up, a context switch,
                 // would sit between the last write and the sync). The leader now waits like
@@ -165,10 +156,12 @@ impl GroupCommit {
                 st.gathering_for = 0;
                 st.waiting += 1;
                 return self.sync_round(st);
-            }
-            let round = self.rounds.load(Ordering::Acquire);
-            st.waiting += 1;
-            drop(st);
+            } else {
+                let round = self.rounds.load(Ordering::Acquire);
+                st.waiting += 1;
+                drop(st);
+                round
+            };
             self.sleep_past(round);
             self.check()?;
             if self.synced() >= target {
