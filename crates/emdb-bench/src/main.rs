@@ -2,8 +2,9 @@
 //! workload of redb's `lmdb_benchmark`. Each build has one engine feature; `cargo xtask bench
 //! --compare` builds and runs each in its own process and prints the comparison table.
 //!
-//! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit]`, or `emdb-bench --report FILE...`
-//! to print the comparison table of earlier runs.
+//! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit [--threads 1,2,4,8] [--policy
+//! default|group] [--per-thread N]]`, or `emdb-bench --report FILE...` to print the comparison
+//! table of earlier runs.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(any(
@@ -42,6 +43,19 @@ struct Args {
     n: usize,
     out: Option<PathBuf>,
     group_commit: bool,
+    /// Group-commit runs: thread counts, policies (by label) and records per thread.
+    threads: Vec<usize>,
+    policies: Vec<String>,
+    per_thread: usize,
+}
+
+fn list<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Vec<T> {
+    v.as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(|x| x.parse().ok())
+        .collect::<Option<Vec<T>>>()
+        .unwrap_or_else(|| panic!("{flag} takes a comma-separated list"))
 }
 
 fn args() -> Args {
@@ -49,6 +63,9 @@ fn args() -> Args {
         n: 1_000_000,
         out: None,
         group_commit: false,
+        threads: vec![1, 2, 4, 8],
+        policies: vec!["default".into(), "group".into()],
+        per_thread: 5_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -61,6 +78,14 @@ fn args() -> Args {
             }
             "--out" => a.out = it.next().map(PathBuf::from),
             "--group-commit" => a.group_commit = true,
+            "--threads" => a.threads = list(it.next(), "--threads"),
+            "--policy" => a.policies = list(it.next(), "--policy"),
+            "--per-thread" => {
+                a.per_thread = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--per-thread takes a number")
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -133,7 +158,7 @@ fn group_commit(a: &Args) {
     use std::time::{Duration, Instant};
 
     use emdb::{EmdbBuilder, FlushPolicy};
-    let per_thread = 2_000;
+    let per_thread = a.per_thread;
     let mut rows = Vec::new();
     for (label, policy) in [
         ("default", FlushPolicy::OnEachFlush),
@@ -145,7 +170,10 @@ fn group_commit(a: &Args) {
             },
         ),
     ] {
-        for threads in [1usize, 2, 4, 8] {
+        if !a.policies.iter().any(|p| p == label) {
+            continue;
+        }
+        for &threads in &a.threads {
             let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
             let db = EmdbBuilder::new()
                 .path(dir.path().join("gc.emdb"))
