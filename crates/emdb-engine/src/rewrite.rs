@@ -13,7 +13,7 @@ use emdb_format::entry::{EntryRef, Op};
 use emdb_format::scan::LOG_START;
 use emdb_format::{FileHeader, Frame, HEADER_REGION_LEN};
 
-use crate::apply::apply_entry;
+use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
 use crate::index::Index;
@@ -128,6 +128,28 @@ impl Rewrite {
         if entries.is_empty() {
             return Ok(());
         }
+        self.write_frame(entries)?;
+        for (e, &at) in entries.iter().zip(&self.writer.offsets) {
+            apply_entry(&self.cur.index, &mut self.names, &self.cur.reader, e, at)?;
+        }
+        Ok(())
+    }
+
+    /// Appends puts of keys the new index does not hold yet (part of the live set, which has
+    /// each key of a namespace once) as one frame, and indexes them without comparing keys.
+    fn append_new(&mut self, puts: &[EntryRef<'_>]) -> Result<()> {
+        if puts.is_empty() {
+            return Ok(());
+        }
+        self.write_frame(puts)?;
+        for (e, &at) in puts.iter().zip(&self.writer.offsets) {
+            apply_new_put(&self.cur.index, e, at)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes `entries` as one frame and writes it at the new log's tail.
+    fn write_frame(&mut self, entries: &[EntryRef<'_>]) -> Result<()> {
         // Nothing of a rewrite is trusted until the final fsync and rename, so lag 0 is true
         // whenever the file can be found under its final name.
         let synced = self.writer.tail;
@@ -135,9 +157,6 @@ impl Rewrite {
         self.writer
             .reserve(self.writer.buf.len() as u64, &self.cur.reader)?;
         self.writer.append_buf()?;
-        for (e, &at) in entries.iter().zip(&self.writer.offsets) {
-            apply_entry(&self.cur.index, &mut self.names, &self.cur.reader, e, at)?;
-        }
         Ok(())
     }
 
@@ -176,7 +195,7 @@ impl Rewrite {
 
     fn flush_batch(&mut self, batch: &mut Vec<OwnedEntry>) -> Result<()> {
         let refs: Vec<EntryRef<'_>> = batch.iter().map(OwnedEntry::borrow).collect();
-        self.append(&refs)?;
+        self.append_new(&refs)?;
         batch.clear();
         Ok(())
     }
