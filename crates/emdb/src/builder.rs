@@ -267,7 +267,7 @@ impl EmdbBuilder {
     }
 
     /// Replaces the wall clock (unit tests of TTL behaviour).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "ttl"))]
     pub(crate) fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(ClockSlot(clock));
         self

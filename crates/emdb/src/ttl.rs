@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 
 /// How long a record lives.
 ///
-/// ```
+#[cfg_attr(feature = "ttl", doc = "```")]
+#[cfg_attr(not(feature = "ttl"), doc = "```ignore")]
 /// use std::time::Duration;
 /// use emdb::{Emdb, Ttl};
 ///
@@ -50,7 +51,7 @@ impl Clock {
     }
 
     /// A clock that reads `f`.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "ttl"))]
     pub(crate) fn from_fn(f: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
         Clock(Arc::new(f))
     }
@@ -237,6 +238,11 @@ mod tests {
         assert!(!is_expired(0, u64::MAX));
         assert!(!is_expired(1000, 999));
         assert!(is_expired(1000, 1000));
+    }
+
+    #[cfg(feature = "ttl")]
+    #[test]
+    fn remaining_time_ends_at_the_expiry() {
         assert_eq!(remaining(1000, 400), Some(Duration::from_millis(600)));
         assert_eq!(remaining(1000, 1000), None);
         assert_eq!(remaining(0, 1), None);

@@ -1,9 +1,12 @@
 //! Bad input gets a typed error with a clear message, never a panic, and nothing stored is lost.
 
 use std::error::Error as _;
+#[cfg(feature = "ttl")]
 use std::time::Duration;
 
-use emdb::{Emdb, EmdbBuilder, Error, Ttl};
+#[cfg(feature = "ttl")]
+use emdb::Ttl;
+use emdb::{Emdb, EmdbBuilder, Error};
 
 use crate::common::*;
 
@@ -81,6 +84,7 @@ fn oversize_keys_values_and_ttls_are_typed_errors_and_write_nothing() {
         db.insert_many([(big_key.as_slice(), b"v".as_slice())]),
         Err(Error::KeyTooLarge { .. })
     ));
+    #[cfg(feature = "ttl")]
     assert!(matches!(
         db.insert_with_ttl("k", "v", Ttl::After(Duration::MAX)),
         Err(Error::TtlOverflow)
@@ -90,6 +94,7 @@ fn oversize_keys_values_and_ttls_are_typed_errors_and_write_nothing() {
         n.insert(big_key, "v"),
         Err(Error::KeyTooLarge { .. })
     ));
+    #[cfg(feature = "ttl")]
     assert!(matches!(
         n.insert_with_ttl("k", "v", Ttl::After(Duration::MAX)),
         Err(Error::TtlOverflow)

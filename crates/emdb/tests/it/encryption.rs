@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-use emdb::{Cipher, Emdb, EmdbBuilder, EncryptionInput, Error, Ttl};
+#[cfg(feature = "ttl")]
+use emdb::Ttl;
+use emdb::{Cipher, Emdb, EmdbBuilder, EncryptionInput, Error};
 
 use crate::common::*;
 
@@ -36,12 +38,15 @@ fn records_round_trip_and_no_plaintext_reaches_the_disk() {
                 .unwrap();
             let ns = db.namespace("topsecret-namespace").unwrap();
             ns.insert("SECRET-KEY-1", "SECRET-VALUE-1").unwrap();
+            #[cfg(feature = "ttl")]
             db.insert_with_ttl(
                 "SECRET-KEY-2",
                 "SECRET-VALUE-2",
                 Ttl::After(Duration::from_secs(3600)),
             )
             .unwrap();
+            #[cfg(not(feature = "ttl"))]
+            db.insert("SECRET-KEY-2", "SECRET-VALUE-2").unwrap();
             db.insert_many([("SECRET-KEY-3", "SECRET-VALUE-3")])
                 .unwrap();
             assert!(db.stats().unwrap().encrypted);
@@ -61,7 +66,12 @@ fn records_round_trip_and_no_plaintext_reaches_the_disk() {
                 .unwrap(),
             Some(b"SECRET-VALUE-1".to_vec())
         );
+        #[cfg(feature = "ttl")]
         assert!(db.ttl("SECRET-KEY-2").unwrap().is_some());
+        assert_eq!(
+            db.get("SECRET-KEY-2").unwrap(),
+            Some(b"SECRET-VALUE-2".to_vec())
+        );
         let v = db.get_zerocopy("SECRET-KEY-3").unwrap().unwrap();
         assert_eq!(v.as_slice(), b"SECRET-VALUE-3");
     }
@@ -147,6 +157,7 @@ fn a_tampered_byte_is_detected() {
     assert_eq!(db.get("last").unwrap(), Some(b"3".to_vec()));
 }
 
+#[cfg(feature = "ttl")]
 #[test]
 fn admin_round_trips_keep_records_namespaces_ttls_and_cipher() {
     let (_d, path) = temp_path();

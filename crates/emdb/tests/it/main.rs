@@ -20,4 +20,5 @@ mod namespaces;
 mod persistence;
 mod ranges;
 mod transactions;
+#[cfg(feature = "ttl")]
 mod ttl;
