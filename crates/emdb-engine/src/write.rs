@@ -89,8 +89,8 @@ pub(crate) fn check_limits(op: &WriteOp<'_>) -> Result<()> {
 ///
 /// Why: with the range index on, a scan reads its records at their log offsets, so a batch laid
 /// out in key order turns a later scan of it into sequential reads. In place, because a batch
-/// can be large (a transaction of a million removals): the only extra memory is 16 bytes per
-/// entry for the sort.
+/// can be large (a transaction of a million removals): the extra memory is 16 bytes per entry
+/// for the sort and 4 for the permutation, not a second copy of the entries.
 fn key_order(entries: &mut [EntryRef<'_>]) -> bool {
     // Positions are sorted as `u32`; a longer batch (far past any frame size limit) keeps its
     // order.
