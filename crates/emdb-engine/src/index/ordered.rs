@@ -109,18 +109,9 @@ impl Ordered {
     ) {
         offsets.clear();
         offsets.reserve(limit.min(self.0.len()));
-        let hi = hi.map(OrdKey::probe);
         let entries = self.0.iter_from(lo.map(OrdKey::probe));
         entries.warm(limit);
-        for e in entries {
-            if offsets.len() == limit || e.beyond(hi) {
-                break;
-            }
-            let slot = e.slot();
-            if slot.seq <= max_seq {
-                offsets.push(slot.offset);
-            }
-        }
+        entries.offsets_into(hi.map(OrdKey::probe), limit, max_seq, offsets);
     }
 
     /// Keys within the bounds, in order, at most `limit`.

@@ -354,6 +354,33 @@ impl<const L: usize, const I: usize> Entries<'_, L, I> {
         }
     }
 
+    /// Appends the offsets of the entries from here on, in order, to `out` until it holds
+    /// `limit` or an entry lies past `hi`; entries whose sequence is past `max_seq` are skipped
+    /// (they do not count). Leaf by leaf, one tight loop over each leaf's slots: a page of a
+    /// range scan costs a few instructions per entry instead of an iterator step each.
+    pub(crate) fn offsets_into(
+        self,
+        hi: Bound<Probe<'_>>,
+        limit: usize,
+        max_seq: u64,
+        out: &mut Vec<u64>,
+    ) {
+        let bounded = !matches!(hi, Bound::Unbounded);
+        let (mut id, mut pos) = (self.leaf, self.pos);
+        while let Some(leaf) = self.tree.leaves.get(id) {
+            for i in pos..leaf.len() {
+                if out.len() >= limit || (bounded && past(leaf, i, hi)) {
+                    return;
+                }
+                let slot = leaf.slots[i];
+                if slot.seq <= max_seq {
+                    out.push(slot.offset);
+                }
+            }
+            (id, pos) = (leaf.next, 0);
+        }
+    }
+
     /// Moves past the end of exhausted leaves.
     fn settle(&mut self) {
         while self.leaf != NONE && self.pos >= self.tree.leaves[self.leaf].len() {
@@ -401,11 +428,16 @@ impl<const L: usize> Entry<'_, L> {
     /// Whether this entry's key is past `hi`.
     #[inline]
     pub(crate) fn beyond(&self, hi: Bound<Probe<'_>>) -> bool {
-        let ord = |p: Probe<'_>| self.leaf.cmp_at(self.pos, p);
-        match hi {
-            Bound::Unbounded => false,
-            Bound::Included(p) => ord(p) == Ordering::Less,
-            Bound::Excluded(p) => ord(p) != Ordering::Greater,
-        }
+        past(self.leaf, self.pos, hi)
+    }
+}
+
+/// Whether the key at `i` in `leaf` is past `hi`.
+#[inline]
+fn past<const L: usize>(leaf: &Leaf<L>, i: usize, hi: Bound<Probe<'_>>) -> bool {
+    match hi {
+        Bound::Unbounded => false,
+        Bound::Included(p) => leaf.cmp_at(i, p) == Ordering::Less,
+        Bound::Excluded(p) => leaf.cmp_at(i, p) != Ordering::Greater,
     }
 }

@@ -27,8 +27,12 @@ pub(super) fn tying_key() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A slot whose sequence (0, 1 or 2) follows from its offset, so pages can filter on it.
 fn slot(offset: u64) -> Slot {
-    Slot { seq: 0, offset }
+    Slot {
+        seq: offset % 3,
+        offset,
+    }
 }
 
 /// Every structural invariant of the module docs, and the contents.
@@ -101,6 +105,33 @@ enum Op {
     Remove(Vec<u8>),
     Move(Vec<u8>, u64),
     Scan(Option<(Vec<u8>, bool)>, usize),
+    /// A range page: lower and upper bound (key, excluded), limit, highest sequence.
+    Page(Option<(Vec<u8>, bool)>, Option<(Vec<u8>, bool)>, usize, u64),
+}
+
+type Bounds = Option<(Vec<u8>, bool)>;
+
+fn tree_bound(b: &Bounds) -> Bound<Probe<'_>> {
+    match b {
+        None => Bound::Unbounded,
+        Some((k, true)) => Bound::Excluded(probe(k)),
+        Some((k, false)) => Bound::Included(probe(k)),
+    }
+}
+
+/// Whether `key` is within `lo` and `hi`, by byte order.
+fn within(key: &[u8], lo: &Bounds, hi: &Bounds) -> bool {
+    let above = match lo {
+        None => true,
+        Some((k, true)) => key > k.as_slice(),
+        Some((k, false)) => key >= k.as_slice(),
+    };
+    let below = match hi {
+        None => true,
+        Some((k, true)) => key < k.as_slice(),
+        Some((k, false)) => key <= k.as_slice(),
+    };
+    above && below
 }
 
 /// Keys from a small alphabet, some sharing 8-byte prefixes, some shorter than 8 bytes.
@@ -120,6 +151,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (key(), any::<u64>()).prop_map(|(k, o)| Op::Move(k, o)),
         1 => (prop::option::of((key(), any::<bool>())), 0usize..30)
             .prop_map(|(lo, n)| Op::Scan(lo, n)),
+        1 => (
+            prop::option::of((key(), any::<bool>())),
+            prop::option::of((key(), any::<bool>())),
+            0usize..30,
+            0u64..3,
+        )
+            .prop_map(|(lo, hi, n, seq)| Op::Page(lo, hi, n, seq)),
     ]
 }
 
@@ -133,6 +171,9 @@ proptest! {
         initial in prop::collection::btree_map(key(), any::<u64>(), 0..120),
         ops in prop::collection::vec(op(), 0..400),
     ) {
+        // A key's sequence is set when it is inserted (from that offset) and kept by moves.
+        let mut seqs: BTreeMap<Vec<u8>, u64> =
+            initial.iter().map(|(k, o)| (k.clone(), o % 3)).collect();
         let mut model = initial.clone();
         let mut tree = Small::from_sorted(
             initial.into_iter().map(|(k, o)| (k.into(), slot(o))),
@@ -141,10 +182,12 @@ proptest! {
         for op in ops {
             match op {
                 Op::Insert(k, o) => {
+                    seqs.insert(k.clone(), o % 3);
                     let old = tree.insert(&k, slot(o));
                     prop_assert_eq!(old.map(|s| s.offset), model.insert(k, o));
                 }
                 Op::Remove(k) => {
+                    seqs.remove(&k);
                     let old = tree.remove(probe(&k));
                     prop_assert_eq!(old.map(|s| s.offset), model.remove(&k));
                 }
@@ -168,6 +211,18 @@ proptest! {
                         .range::<Vec<u8>, _>((model_lo, Bound::Unbounded))
                         .take(n)
                         .map(|(k, _)| k.clone())
+                        .collect();
+                    prop_assert_eq!(got, want);
+                }
+                Op::Page(lo, hi, limit, max_seq) => {
+                    let mut got = Vec::new();
+                    tree.iter_from(tree_bound(&lo))
+                        .offsets_into(tree_bound(&hi), limit, max_seq, &mut got);
+                    let want: Vec<u64> = model
+                        .iter()
+                        .filter(|(k, _)| within(k, &lo, &hi) && seqs[*k] <= max_seq)
+                        .take(limit)
+                        .map(|(_, o)| *o)
                         .collect();
                     prop_assert_eq!(got, want);
                 }
