@@ -134,6 +134,17 @@ impl NsIndex {
         Ok(old)
     }
 
+    /// Starts loading what an upsert or removal of `key` will touch: its home slot and, with
+    /// the ordered index on, its leaf. Only a hint.
+    pub(crate) fn prefetch(&self, h: KeyHash, key: &[u8]) {
+        self.shards[h.shard].prefetch(h.tag);
+        if let Some(o) = &self.ordered
+            && let Some(set) = o.read().as_ref()
+        {
+            set.prefetch(key);
+        }
+    }
+
     /// Removes `key`; returns its offset.
     pub(crate) fn remove<E>(
         &self,
@@ -287,6 +298,12 @@ impl Index {
     /// Live and expiring record counts of the default namespace.
     pub(crate) fn default_counts(&self) -> (u64, u64) {
         (self.default.len(), self.default.expiring())
+    }
+
+    /// Starts loading what an upsert or removal of `key` in namespace `ns` will touch.
+    pub(crate) fn prefetch(&self, ns: u32, key: &[u8]) {
+        let h = self.hash(key);
+        self.with_ns(ns, |n| n.prefetch(h, key));
     }
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.

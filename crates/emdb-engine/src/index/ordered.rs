@@ -92,6 +92,11 @@ impl Ordered {
         }
     }
 
+    /// Starts loading the leaf `key` belongs in (see [`KeyTree::prefetch`]).
+    pub(crate) fn prefetch(&self, key: &[u8]) {
+        self.0.prefetch(Probe::new(key));
+    }
+
     pub(crate) fn remove(&mut self, key: &[u8]) {
         self.0.remove(Probe::new(key));
     }

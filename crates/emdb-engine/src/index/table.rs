@@ -113,6 +113,15 @@ impl Table {
         self.segments.get()?.get(k)?.get()?.get(i)
     }
 
+    /// Starts loading the home slot of `tag` into the cache (see [`crate::log::mmap::prefetch_value`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, tag: u32) {
+        let mask = self.capacity.load(Ordering::Acquire).wrapping_sub(1);
+        if let Some(cell) = self.cell(tag as usize & mask) {
+            crate::log::mmap::prefetch_value(cell);
+        }
+    }
+
     /// Finds the offset whose entry `eq` accepts among slots with this tag. Lock-free.
     #[inline]
     pub(crate) fn find<E>(

@@ -11,9 +11,12 @@
 //! 4. The exclusive lock keeps other emdb handles out. A process that ignores the lock and
 //!    truncates the file can still make a read fault (SIGBUS); that is outside the contract, as
 //!    memmap2's own documentation states.
+//!
+//! Also here, because it is the module allowed `unsafe`: the cache prefetch hint, for the map's
+//! bytes and for index nodes ([`prefetch_value`]).
 #![allow(
     unsafe_code,
-    reason = "memory-mapped log reads; contract in docs/safety.md"
+    reason = "memory-mapped log reads and prefetch hints; contract in docs/safety.md"
 )]
 
 use std::fs::File;
@@ -68,25 +71,40 @@ impl Mapping {
         // more instructions than the prefetches it drives).
         let mut at = start & !63;
         while at < end {
-            prefetch_line(&bytes[at]);
+            prefetch_line(&raw const bytes[at]);
             at += 64;
         }
     }
 }
 
+/// Asks the CPU to start loading every cache line of `value`, as [`Mapping::prefetch`] does for
+/// the map: for index nodes a write is about to update, requested before the write's system
+/// call so that they arrive while it runs.
+#[inline]
+pub(crate) fn prefetch_value<T>(value: &T) {
+    let start = std::ptr::from_ref(value).cast::<u8>();
+    let mut off = 0;
+    while off < size_of::<T>() {
+        prefetch_line(start.wrapping_add(off));
+        off += 64;
+    }
+}
+
+/// Prefetches the cache line holding `byte`, which points into a live object (a byte of the
+/// map, or of a value passed to [`prefetch_value`]).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn prefetch_line(byte: &u8) {
+fn prefetch_line(byte: *const u8) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
-    // baseline); a prefetch never faults and changes no memory, and the address is of a live
-    // byte of the map anyway.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast::<i8>()) };
+    // baseline); a prefetch never faults and changes no memory, and the address is inside a
+    // live object anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(byte.cast::<i8>()) };
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn prefetch_line(_: &u8) {}
+fn prefetch_line(_: *const u8) {}
 
 #[cfg(test)]
 mod tests {
@@ -112,5 +130,15 @@ mod tests {
         }
         assert_eq!(map.as_slice(), &[7u8; 300][..]);
         Mapping::map(&file, 0).expect("empty map").prefetch(0, 256);
+    }
+
+    /// Prefetching a value covers it line by line and changes nothing; an empty type is fine.
+    #[test]
+    fn prefetching_a_value_leaves_it_unchanged() {
+        let big = [3u64; 100];
+        prefetch_value(&big);
+        prefetch_value(&());
+        prefetch_value(&1u8);
+        assert_eq!(big, [3u64; 100]);
     }
 }

@@ -205,6 +205,15 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
         removed
     }
 
+    /// Starts loading the leaf where `p` belongs into the cache (a write about to insert or
+    /// remove `p`'s key shifts most of that leaf's arrays). The walk to it reads the inner
+    /// nodes, which are few and usually cached.
+    pub(crate) fn prefetch(&self, p: Probe<'_>) {
+        if let Some(leaf) = self.leaves.get(self.leaf_for(Some(p))) {
+            crate::log::mmap::prefetch_value(leaf);
+        }
+    }
+
     /// Entries in key order from the first one `>=` (`Included`) or `>` (`Excluded`) the bound.
     pub(crate) fn iter_from(&self, lo: Bound<Probe<'_>>) -> Entries<'_, L, I> {
         let (p, after) = match lo {
