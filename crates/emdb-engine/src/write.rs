@@ -140,8 +140,9 @@ fn key_order(entries: &mut [EntryRef<'_>]) -> bool {
     true
 }
 
-/// Frames of up to this many entries prefetch the index nodes they will update before their
-/// write (a leaf is about 22 cache lines; more entries would evict each other's).
+/// How many entries ahead of the one being applied the index nodes are prefetched (and how
+/// many before the write). A leaf is about 22 cache lines; many more in flight would evict
+/// each other.
 const PREFETCH_ENTRIES: usize = 8;
 
 /// Encodes `entries` as one frame into `w.buf`, and each entry's absolute offset into
@@ -243,17 +244,20 @@ impl Engine {
             // The file grew and has a new map: point reads should use it.
             self.publish_view();
         }
-        if entries.len() <= PREFETCH_ENTRIES {
-            // The index nodes these entries will update load while the write runs.
-            for e in entries {
-                if matches!(e.op, Op::Put | Op::Delete) {
-                    cur.index.prefetch(e.ns, e.key);
-                }
+        // The index nodes the first entries will update load while the write runs; later ones
+        // are requested a few entries ahead of their turn below.
+        let prefetch = |e: &EntryRef<'_>| {
+            if matches!(e.op, Op::Put | Op::Delete) {
+                cur.index.prefetch(e.ns, e.key);
             }
-        }
+        };
+        entries.iter().take(PREFETCH_ENTRIES).for_each(prefetch);
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
-        for (e, &at) in entries.iter().zip(&w.offsets) {
+        for (i, (e, &at)) in entries.iter().zip(&w.offsets).enumerate() {
+            if let Some(ahead) = entries.get(i + PREFETCH_ENTRIES) {
+                prefetch(ahead);
+            }
             // The frame is durable-to-be; an apply failure means the index and log disagree.
             apply_entry(&cur.index, &mut names, &cur.reader, e, at)
                 .inspect_err(|_| self.commit.poison())?;
