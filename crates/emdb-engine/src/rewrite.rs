@@ -16,7 +16,7 @@ use emdb_format::{FileHeader, Frame, HEADER_REGION_LEN};
 use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
-use crate::index::Index;
+use crate::index::{Index, PREFETCH_AHEAD};
 use crate::lockfile::unix_millis;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
@@ -28,10 +28,6 @@ use crate::write::encode_frame;
 
 /// Target size of the batch frames a rewrite writes.
 const COPY_FRAME_BYTES: usize = 1 << 20;
-
-/// How far ahead of the record being indexed the new index's nodes are prefetched (as in the
-/// write path).
-const PREFETCH_AHEAD: usize = 8;
 
 /// Records live at a cut-off: `(namespace id, name, entry offsets)`.
 pub(crate) type LiveSet = Vec<(u32, String, Vec<u64>)>;

@@ -22,6 +22,7 @@ use crate::apply::apply_entry;
 use crate::config::SyncPolicy;
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
+use crate::index::PREFETCH_AHEAD;
 use crate::index::ordered::prefix_of;
 use crate::log::writer::LogWriter;
 use crate::sealer::entry_aad;
@@ -140,11 +141,6 @@ fn key_order(entries: &mut [EntryRef<'_>]) -> bool {
     true
 }
 
-/// How many entries ahead of the one being applied the index nodes are prefetched (and how
-/// many before the write). A leaf is about 22 cache lines; many more in flight would evict
-/// each other.
-const PREFETCH_ENTRIES: usize = 8;
-
 /// Encodes `entries` as one frame into `w.buf`, and each entry's absolute offset into
 /// `w.offsets`.
 pub(crate) fn encode_frame(
@@ -245,17 +241,17 @@ impl Engine {
             self.publish_view();
         }
         // The index nodes the first entries will update load while the write runs; later ones
-        // are requested a few entries ahead of their turn below.
+        // are requested `PREFETCH_AHEAD` entries ahead of their turn below.
         let prefetch = |e: &EntryRef<'_>| {
             if matches!(e.op, Op::Put | Op::Delete) {
                 cur.index.prefetch(e.ns, e.key);
             }
         };
-        entries.iter().take(PREFETCH_ENTRIES).for_each(prefetch);
+        entries.iter().take(PREFETCH_AHEAD).for_each(prefetch);
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
         for (i, (e, &at)) in entries.iter().zip(&w.offsets).enumerate() {
-            if let Some(ahead) = entries.get(i + PREFETCH_ENTRIES) {
+            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
                 prefetch(ahead);
             }
             // The frame is durable-to-be; an apply failure means the index and log disagree.

@@ -113,7 +113,8 @@ impl Table {
         self.segments.get()?.get(k)?.get()?.get(i)
     }
 
-    /// Starts loading the home slot of `tag` into the cache (see [`crate::log::mmap::prefetch_value`]).
+    /// Starts loading the home slot of `tag` into the cache (a hint, see
+    /// [`crate::log::mmap::prefetch_value`]).
     #[inline]
     pub(crate) fn prefetch(&self, tag: u32) {
         let mask = self.capacity.load(Ordering::Acquire).wrapping_sub(1);

@@ -29,9 +29,8 @@ use memmap2::{Mmap, MmapOptions};
 /// Aligned to 128 bytes so that, inside the `Arc` every reader shares, the reference count sits
 /// in a different cache line (and line pair) from the map's address: each zero-copy read
 /// increments and decrements that count, and each read loads the address. On one line, a read's
-/// load waited on the previous read's locked decrement, and with readers on two cores the line
-/// moved between them on every read. Random reads at 1M: 315-334 -> 279-291 ms on one thread,
-/// 254-273 -> 168-178 ms on two.
+/// load waits on the previous read's locked decrement, and with readers on two cores the line
+/// moves between them on every read (`docs/BENCH.md` has the measurements).
 #[derive(Debug)]
 #[repr(align(128))]
 pub struct Mapping {
