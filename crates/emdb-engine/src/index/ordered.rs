@@ -116,7 +116,9 @@ impl Ordered {
         offsets.reserve(limit.min(self.0.len()));
         let entries = self.0.iter_from(lo.map(OrdKey::probe));
         entries.warm(limit);
-        entries.offsets_into(hi.map(OrdKey::probe), limit, max_seq, offsets);
+        entries.collect_into(hi.map(OrdKey::probe), limit, max_seq, offsets, |e| {
+            e.slot().offset
+        });
     }
 
     /// Keys within the bounds, in order, at most `limit`.
@@ -127,16 +129,14 @@ impl Ordered {
         limit: usize,
         max_seq: u64,
     ) -> Vec<Vec<u8>> {
-        let hi = hi.map(Probe::new);
         let mut out = Vec::new();
-        for e in self.0.iter_from(lo.map(Probe::new)) {
-            if out.len() == limit || e.beyond(hi) {
-                break;
-            }
-            if e.slot().seq <= max_seq {
-                out.push(e.key());
-            }
-        }
+        self.0.iter_from(lo.map(Probe::new)).collect_into(
+            hi.map(Probe::new),
+            limit,
+            max_seq,
+            &mut out,
+            |e| e.key(),
+        );
         out
     }
 }

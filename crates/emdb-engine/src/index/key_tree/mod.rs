@@ -363,16 +363,17 @@ impl<const L: usize, const I: usize> Entries<'_, L, I> {
         }
     }
 
-    /// Appends the offsets of the entries from here on, in order, to `out` until it holds
-    /// `limit` or an entry lies past `hi`; entries whose sequence is past `max_seq` are skipped
-    /// (they do not count). Leaf by leaf, one tight loop over each leaf's slots: a page of a
-    /// range scan costs a few instructions per entry instead of an iterator step each.
-    pub(crate) fn offsets_into(
+    /// Appends `item` of each entry from here on, in order, to `out` until it holds `limit` or
+    /// an entry lies past `hi`; entries whose sequence is past `max_seq` are skipped (they do
+    /// not count). Leaf by leaf, one tight loop over each leaf's slots: a page of a range scan
+    /// costs a few instructions per entry instead of an iterator step each.
+    pub(crate) fn collect_into<T>(
         self,
         hi: Bound<Probe<'_>>,
         limit: usize,
         max_seq: u64,
-        out: &mut Vec<u64>,
+        out: &mut Vec<T>,
+        item: impl Fn(Entry<'_, L>) -> T,
     ) {
         let bounded = !matches!(hi, Bound::Unbounded);
         let (mut id, mut pos) = (self.leaf, self.pos);
@@ -381,9 +382,8 @@ impl<const L: usize, const I: usize> Entries<'_, L, I> {
                 if out.len() >= limit || (bounded && past(leaf, i, hi)) {
                     return;
                 }
-                let slot = leaf.slots[i];
-                if slot.seq <= max_seq {
-                    out.push(slot.offset);
+                if leaf.slots[i].seq <= max_seq {
+                    out.push(item(Entry { leaf, pos: i }));
                 }
             }
             (id, pos) = (leaf.next, 0);
@@ -432,12 +432,6 @@ impl<const L: usize> Entry<'_, L> {
     /// A copy of the key.
     pub(crate) fn key(&self) -> Vec<u8> {
         self.leaf.key(self.pos)
-    }
-
-    /// Whether this entry's key is past `hi`.
-    #[inline]
-    pub(crate) fn beyond(&self, hi: Bound<Probe<'_>>) -> bool {
-        past(self.leaf, self.pos, hi)
     }
 }
 

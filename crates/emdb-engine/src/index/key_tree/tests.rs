@@ -216,8 +216,13 @@ proptest! {
                 }
                 Op::Page(lo, hi, limit, max_seq) => {
                     let mut got = Vec::new();
-                    tree.iter_from(tree_bound(&lo))
-                        .offsets_into(tree_bound(&hi), limit, max_seq, &mut got);
+                    tree.iter_from(tree_bound(&lo)).collect_into(
+                        tree_bound(&hi),
+                        limit,
+                        max_seq,
+                        &mut got,
+                        |e| e.slot().offset,
+                    );
                     let want: Vec<u64> = model
                         .iter()
                         .filter(|(k, _)| within(k, &lo, &hi) && seqs[*k] <= max_seq)
