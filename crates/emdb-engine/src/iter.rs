@@ -186,8 +186,9 @@ impl RangeIter {
         self.page_via_current = !Arc::ptr_eq(&self.cur, &self.engine.generation.load());
         // Loaded after the page's offsets were read, so it covers them.
         self.map = self.cur.reader.mapping();
-        let ahead = self.page.len().min(TOUCH_AHEAD);
-        LogReader::touch(self.map.as_deref(), &self.page[..ahead]);
+        for &off in self.page.iter().take(TOUCH_AHEAD) {
+            LogReader::touch(self.map.as_deref(), off);
+        }
         Ok(())
     }
 }
@@ -210,8 +211,8 @@ impl Iterator for RangeIter {
                 }
             };
             let map = self.map.as_deref();
-            if let Some(ahead) = self.page.get(self.at + TOUCH_AHEAD) {
-                LogReader::touch(map, std::slice::from_ref(ahead));
+            if let Some(&ahead) = self.page.get(self.at + TOUCH_AHEAD) {
+                LogReader::touch(map, ahead);
             }
             self.at += 1;
             if !self.page_via_current {

@@ -144,7 +144,7 @@ impl Rewrite {
         self.write_frame(puts)?;
         for (i, (e, &at)) in puts.iter().zip(&self.writer.offsets).enumerate() {
             if let Some(ahead) = puts.get(i + PREFETCH_AHEAD) {
-                self.cur.index.prefetch(ahead.ns, ahead.key);
+                self.cur.index.prefetch(ahead);
             }
             apply_new_put(&self.cur.index, e, at)?;
         }

@@ -242,17 +242,14 @@ impl Engine {
         }
         // The index nodes the first entries will update load while the write runs; later ones
         // are requested `PREFETCH_AHEAD` entries ahead of their turn below.
-        let prefetch = |e: &EntryRef<'_>| {
-            if matches!(e.op, Op::Put | Op::Delete) {
-                cur.index.prefetch(e.ns, e.key);
-            }
-        };
-        entries.iter().take(PREFETCH_AHEAD).for_each(prefetch);
+        for e in entries.iter().take(PREFETCH_AHEAD) {
+            cur.index.prefetch(e);
+        }
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
         for (i, (e, &at)) in entries.iter().zip(&w.offsets).enumerate() {
             if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
-                prefetch(ahead);
+                cur.index.prefetch(ahead);
             }
             // The frame is durable-to-be; an apply failure means the index and log disagree.
             apply_entry(&cur.index, &mut names, &cur.reader, e, at)

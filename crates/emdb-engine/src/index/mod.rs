@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
+use emdb_format::entry::{EntryRef, Op};
 use parking_lot::RwLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -305,11 +306,13 @@ impl Index {
         (self.default.len(), self.default.expiring())
     }
 
-    /// Starts loading what an upsert or removal of `key` in namespace `ns` will touch. Callers
+    /// Starts loading what applying `e` will touch (nothing for entries without a key). Callers
     /// applying a run of entries ask for the one [`PREFETCH_AHEAD`] places ahead.
-    pub(crate) fn prefetch(&self, ns: u32, key: &[u8]) {
-        let h = self.hash(key);
-        self.with_ns(ns, |n| n.prefetch(h, key));
+    pub(crate) fn prefetch(&self, e: &EntryRef<'_>) {
+        if matches!(e.op, Op::Put | Op::Delete) {
+            let h = self.hash(e.key);
+            self.with_ns(e.ns, |n| n.prefetch(h, e.key));
+        }
     }
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.

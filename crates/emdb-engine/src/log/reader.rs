@@ -186,16 +186,12 @@ impl LogReader {
         self.map.as_ref().map(ArcSwap::load_full)
     }
 
-    /// Prefetches the first [`TOUCH_SPAN`] bytes at each offset, so the cache misses of a batch
-    /// of reads overlap instead of being paid one decode (and one copy) at a time. Only a hint:
-    /// does nothing without a map.
-    pub(crate) fn touch(map: Option<&Mapping>, offsets: &[u64]) {
-        if let Some(m) = map {
-            for off in offsets {
-                if let Ok(at) = usize::try_from(*off) {
-                    m.prefetch(at, TOUCH_SPAN);
-                }
-            }
+    /// Prefetches the first [`TOUCH_SPAN`] bytes at `offset`, so that a run of reads overlaps
+    /// its cache misses instead of paying them one decode (and one copy) at a time. Only a
+    /// hint: does nothing without a map.
+    pub(crate) fn touch(map: Option<&Mapping>, offset: u64) {
+        if let (Some(m), Ok(at)) = (map, usize::try_from(offset)) {
+            m.prefetch(at, TOUCH_SPAN);
         }
     }
 
