@@ -49,6 +49,11 @@ struct Args {
     per_thread: usize,
 }
 
+fn number(v: Option<String>, flag: &str) -> usize {
+    v.and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{flag} takes a number"))
+}
+
 fn list<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Vec<T> {
     v.as_deref()
         .unwrap_or_default()
@@ -70,22 +75,12 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--n" => {
-                a.n = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--n takes a number")
-            }
+            "--n" => a.n = number(it.next(), "--n"),
             "--out" => a.out = it.next().map(PathBuf::from),
             "--group-commit" => a.group_commit = true,
             "--threads" => a.threads = list(it.next(), "--threads"),
             "--policy" => a.policies = list(it.next(), "--policy"),
-            "--per-thread" => {
-                a.per_thread = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--per-thread takes a number")
-            }
+            "--per-thread" => a.per_thread = number(it.next(), "--per-thread"),
             other => panic!("unknown argument {other}"),
         }
     }
