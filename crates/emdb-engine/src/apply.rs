@@ -38,17 +38,9 @@ pub(crate) fn apply_entry(
     let missing = || corrupt(offset, Corruption::UnknownNamespace(e.ns));
     match e.op {
         Op::Put => {
-            let h = index.hash(e.key);
-            index
-                .with_ns(e.ns, |ns| {
-                    let mut old_expiry = 0;
-                    let old = ns.upsert(h, e.key, offset, |o| {
-                        matching(reader, o, e.key, &mut old_expiry)
-                    })?;
-                    ns.note_put(old.map(|_| old_expiry), e.expires_at);
-                    Ok::<_, EngineError>(())
-                })
-                .ok_or_else(missing)??;
+            put(index, e, offset, |o, old_expiry| {
+                matching(reader, o, e.key, old_expiry)
+            })?;
         }
         Op::Delete => {
             let h = index.hash(e.key);
@@ -90,13 +82,27 @@ pub(crate) fn apply_entry(
 /// The caller guarantees the key is absent; were it present, the index would hold it twice.
 pub(crate) fn apply_new_put(index: &Index, e: &EntryRef<'_>, offset: u64) -> Result<()> {
     debug_assert_eq!(e.op, Op::Put);
+    let replaced = put(index, e, offset, |_, _| Ok(false))?;
+    debug_assert!(!replaced, "a key copied twice");
+    Ok(())
+}
+
+/// Points put `e`'s key at `offset` and updates the expiry count; returns whether it replaced
+/// a record. `same(o, old_expiry)` says whether the entry at `o` (whose hash tag matches) has
+/// this key, recording its expiry if so.
+fn put(
+    index: &Index,
+    e: &EntryRef<'_>,
+    offset: u64,
+    mut same: impl FnMut(u64, &mut u64) -> Result<bool>,
+) -> Result<bool> {
     let h = index.hash(e.key);
     index
         .with_ns(e.ns, |ns| {
-            let old = ns.upsert(h, e.key, offset, |_| Ok::<_, EngineError>(false))?;
-            debug_assert!(old.is_none(), "a key copied twice");
-            ns.note_put(None, e.expires_at);
-            Ok::<_, EngineError>(())
+            let mut old_expiry = 0;
+            let old = ns.upsert(h, e.key, offset, |o| same(o, &mut old_expiry))?;
+            ns.note_put(old.map(|_| old_expiry), e.expires_at);
+            Ok(old.is_some())
         })
         .ok_or_else(|| corrupt(offset, Corruption::UnknownNamespace(e.ns)))?
 }
