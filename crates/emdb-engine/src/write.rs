@@ -257,6 +257,7 @@ impl Engine {
         }
         self.commit.publish_written(w.tail);
         self.default_counts.set(&cur);
+        w.release_large_buffer();
         Ok(())
     }
 

@@ -21,6 +21,10 @@ const ZERO_BLOCK: usize = 1 << 20;
 /// 10x the time of the same bytes in 1 MiB writes here (the frame's atomicity rests on its CRC,
 /// never on one system call).
 const WRITE_PIECE: usize = 1 << 20;
+/// Capacity the encode buffer keeps between frames. A larger one (left by a big transaction: a
+/// million-record bulk load leaves 208 MB) is freed once its frame is applied, so one large
+/// commit does not hold its size in memory for the life of the handle.
+const KEEP_BUF: usize = 1 << 20;
 /// The zeros preallocation writes (in the binary's zero-initialised data: no allocation, no
 /// memset per preallocation).
 static ZEROS: [u8; ZERO_BLOCK] = [0; ZERO_BLOCK];
@@ -97,6 +101,16 @@ impl LogWriter {
         }
         self.allocated = new_len;
         reader.remap(new_len)
+    }
+
+    /// Frees the encode buffer if a large frame grew it past what small frames need. The offsets
+    /// list (8 bytes an entry against the buffer's 200 or so) is kept: freeing it too made the
+    /// next bulk load measurably slower (glibc moves its `mmap` threshold when a mapped chunk of
+    /// up to 32 MiB is freed).
+    pub(crate) fn release_large_buffer(&mut self) {
+        if self.buf.capacity() > KEEP_BUF {
+            self.buf = Vec::new();
+        }
     }
 
     /// Writes the encode buffer at the tail and advances it; returns the frame's offset.
@@ -270,6 +284,23 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(w.tail, 0);
+    }
+
+    #[test]
+    fn the_buffer_of_a_large_frame_is_freed_and_a_small_one_kept() {
+        let (mut w, reader, _file, _storage) = empty_log();
+        append(&mut w, &reader, 1_000, 1).unwrap();
+        w.release_large_buffer();
+        assert!(
+            w.buf.capacity() >= 1_000,
+            "a small buffer is kept for reuse"
+        );
+        append(&mut w, &reader, KEEP_BUF + 1, 2).unwrap();
+        w.release_large_buffer();
+        assert_eq!(w.buf.capacity(), 0);
+        // The next frame encodes into a fresh buffer.
+        append(&mut w, &reader, 10, 3).unwrap();
+        assert_eq!(w.tail, (1_000 + KEEP_BUF + 1 + 10) as u64);
     }
 
     #[test]
