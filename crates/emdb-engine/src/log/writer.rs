@@ -18,8 +18,8 @@ const MAX_CHUNK: u64 = 64 * MIB;
 const ZERO_BLOCK: usize = 1 << 20;
 /// Largest single `pwrite` of a frame. A large frame (a bulk load's transaction) goes in
 /// pieces: one write of hundreds of MiB into not yet cached file space took anywhere from 1x to
-/// 10x the time of the same bytes in 1 MiB writes here (the frame's atomicity rests on its CRC,
-/// never on one system call).
+/// 10x the time of the same bytes in 1 MiB writes on the benchmark machine (`docs/BENCH.md`).
+/// The frame's atomicity rests on its CRC, never on one system call.
 const WRITE_PIECE: usize = 1 << 20;
 /// Capacity the encode buffer keeps between frames. A larger one (left by a big transaction: a
 /// million-record bulk load leaves 208 MB) is freed once its frame is applied, so one large
