@@ -111,7 +111,7 @@ fn put(
 mod tests {
     use super::*;
 
-    fn put(ns: u32, key: &[u8], expires_at: u64) -> EntryRef<'_> {
+    fn put_entry(ns: u32, key: &[u8], expires_at: u64) -> EntryRef<'_> {
         EntryRef {
             op: Op::Put,
             ns,
@@ -126,7 +126,7 @@ mod tests {
         let index = Index::new(7, true);
         for (i, key) in [&b"a"[..], b"b", b"c"].into_iter().enumerate() {
             let expires_at = if i == 1 { 99 } else { 0 };
-            apply_new_put(&index, &put(0, key, expires_at), 4096 + 64 * i as u64).unwrap();
+            apply_new_put(&index, &put_entry(0, key, expires_at), 4096 + 64 * i as u64).unwrap();
         }
         // Lookups accept whatever a tag matches: there is no log to compare with here.
         let found = |key: &[u8]| {
@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn a_new_put_into_an_unknown_namespace_is_corruption() {
         let index = Index::new(7, false);
-        let err = apply_new_put(&index, &put(5, b"k", 0), 4096).unwrap_err();
+        let err = apply_new_put(&index, &put_entry(5, b"k", 0), 4096).unwrap_err();
         assert!(
             matches!(
                 err,

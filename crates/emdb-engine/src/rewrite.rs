@@ -16,7 +16,7 @@ use emdb_format::{FileHeader, Frame, HEADER_REGION_LEN};
 use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
-use crate::index::{Index, PREFETCH_AHEAD};
+use crate::index::Index;
 use crate::lockfile::unix_millis;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
@@ -142,11 +142,9 @@ impl Rewrite {
             return Ok(());
         }
         self.write_frame(puts)?;
-        for (i, (e, &at)) in puts.iter().zip(&self.writer.offsets).enumerate() {
-            if let Some(ahead) = puts.get(i + PREFETCH_AHEAD) {
-                self.cur.index.prefetch(ahead);
-            }
-            apply_new_put(&self.cur.index, e, at)?;
+        let index = &self.cur.index;
+        for (e, &at) in index.prefetching(puts).zip(&self.writer.offsets) {
+            apply_new_put(index, e, at)?;
         }
         Ok(())
     }

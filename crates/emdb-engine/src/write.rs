@@ -22,7 +22,6 @@ use crate::apply::apply_entry;
 use crate::config::SyncPolicy;
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
-use crate::index::PREFETCH_AHEAD;
 use crate::index::ordered::prefix_of;
 use crate::log::writer::LogWriter;
 use crate::sealer::entry_aad;
@@ -241,16 +240,11 @@ impl Engine {
             self.publish_view();
         }
         // The index nodes the first entries will update load while the write runs; later ones
-        // are requested `PREFETCH_AHEAD` entries ahead of their turn below.
-        for e in entries.iter().take(PREFETCH_AHEAD) {
-            cur.index.prefetch(e);
-        }
+        // are requested a few entries ahead of their turn below.
+        cur.index.prefetch_start(entries);
         w.append_buf().inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
-        for (i, (e, &at)) in entries.iter().zip(&w.offsets).enumerate() {
-            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
-                cur.index.prefetch(ahead);
-            }
+        for (e, &at) in cur.index.prefetching(entries).zip(&w.offsets) {
             // The frame is durable-to-be; an apply failure means the index and log disagree.
             apply_entry(&cur.index, &mut names, &cur.reader, e, at)
                 .inspect_err(|_| self.commit.poison())?;

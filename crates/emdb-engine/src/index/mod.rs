@@ -28,9 +28,9 @@ pub(crate) const SHARDS: usize = 16;
 const SHARD_BITS: u32 = 4;
 
 /// How many entries ahead of the one being applied a run of writes prefetches the index nodes
-/// of (see [`Index::prefetch`]): far enough for the misses to land before their turn, near
+/// of (see [`Index::prefetching`]): far enough for the misses to land before their turn, near
 /// enough that the leaves in flight (about 22 cache lines each) do not evict each other.
-pub(crate) const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_AHEAD: usize = 8;
 
 /// A key's hash split into shard and tag.
 #[derive(Debug, Clone, Copy)]
@@ -306,13 +306,34 @@ impl Index {
         (self.default.len(), self.default.expiring())
     }
 
-    /// Starts loading what applying `e` will touch (nothing for entries without a key). Callers
-    /// applying a run of entries ask for the one [`PREFETCH_AHEAD`] places ahead.
-    pub(crate) fn prefetch(&self, e: &EntryRef<'_>) {
+    /// Starts loading what applying `e` will touch (nothing for entries without a key).
+    fn prefetch(&self, e: &EntryRef<'_>) {
         if matches!(e.op, Op::Put | Op::Delete) {
             let h = self.hash(e.key);
             self.with_ns(e.ns, |n| n.prefetch(h, e.key));
         }
+    }
+
+    /// Starts loading what applying the first entries of a run will touch (a writer calls it
+    /// before its `pwrite`, so the misses overlap the system call).
+    pub(crate) fn prefetch_start(&self, entries: &[EntryRef<'_>]) {
+        for e in entries.iter().take(PREFETCH_AHEAD) {
+            self.prefetch(e);
+        }
+    }
+
+    /// `entries` in order, each yielded after asking for the nodes of the entry
+    /// [`PREFETCH_AHEAD`] places later, for a caller applying them one by one.
+    pub(crate) fn prefetching<'a, 'e>(
+        &'a self,
+        entries: &'a [EntryRef<'e>],
+    ) -> impl Iterator<Item = &'a EntryRef<'e>> + 'a {
+        entries.iter().enumerate().map(move |(i, e)| {
+            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
+                self.prefetch(ahead);
+            }
+            e
+        })
     }
 
     /// Runs `f` on namespace `id`'s index without taking a reference count.
