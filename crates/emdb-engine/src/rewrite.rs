@@ -24,7 +24,7 @@ use crate::namespace::NamespaceTable;
 use crate::recovery::{for_each_entry, index_seed};
 use crate::sealer::Sealer;
 use crate::storage::{OpenMode, Storage, StorageFile};
-use crate::write::encode_frame;
+use crate::write::prepare_frame;
 
 /// Target size of the batch frames a rewrite writes.
 const COPY_FRAME_BYTES: usize = 1 << 20;
@@ -154,10 +154,9 @@ impl Rewrite {
         // Nothing of a rewrite is trusted until the final fsync and rename, so lag 0 is true
         // whenever the file can be found under its final name.
         let synced = self.writer.tail;
-        encode_frame(&mut self.writer, &self.cur, synced, entries)?;
-        self.writer
-            .reserve(self.writer.buf.len() as u64, &self.cur.reader)?;
-        self.writer.append_buf()?;
+        let frame = prepare_frame(&mut self.writer, &self.cur, synced, entries)?;
+        self.writer.reserve(frame.len(), &self.cur.reader)?;
+        self.writer.append(frame)?;
         Ok(())
     }
 

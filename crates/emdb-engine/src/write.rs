@@ -15,7 +15,7 @@
 
 use emdb_format::Op;
 use emdb_format::entry::EntryRef;
-use emdb_format::frame::{FrameBuilder, FrameFlags, FrameKind, lag_for};
+use emdb_format::frame::{FrameBuilder, FrameFlags, FrameKind, FrameStream, lag_for};
 use emdb_format::limits;
 
 use crate::apply::apply_entry;
@@ -23,7 +23,7 @@ use crate::config::SyncPolicy;
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
 use crate::index::ordered::prefix_of;
-use crate::log::writer::LogWriter;
+use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE};
 use crate::sealer::entry_aad;
 
 /// One mutation of a commit.
@@ -140,9 +140,29 @@ fn key_order(entries: &mut [EntryRef<'_>]) -> bool {
     true
 }
 
+/// Prepares `entries` as one frame at `w`'s tail, without I/O: a large plaintext frame is left
+/// to be encoded while it is written ([`STREAM_ABOVE`]); any other is built in `w.buf` (each
+/// entry's absolute offset in `w.offsets`). Fails, with nothing written, on a frame over the
+/// format's limits or an entry that cannot be sealed.
+pub(crate) fn prepare_frame<'e, 'a>(
+    w: &mut LogWriter,
+    cur: &Generation,
+    synced: u64,
+    entries: &'e [EntryRef<'a>],
+) -> Result<PendingFrame<'e, 'a>> {
+    if entries.len() > 1 && cur.reader.sealer().is_none() {
+        let stream = FrameStream::new(entries, lag_for(w.tail, synced))?;
+        if stream.frame_len() > STREAM_ABOVE {
+            return Ok(PendingFrame::Streamed(stream));
+        }
+    }
+    encode_frame(w, cur, synced, entries)?;
+    Ok(PendingFrame::Built { len: w.buf.len() })
+}
+
 /// Encodes `entries` as one frame into `w.buf`, and each entry's absolute offset into
 /// `w.offsets`.
-pub(crate) fn encode_frame(
+fn encode_frame(
     w: &mut LogWriter,
     cur: &Generation,
     synced: u64,
@@ -231,9 +251,9 @@ impl Engine {
                 return Err(EngineError::NamespaceMissing(e.ns));
             }
         }
-        encode_frame(w, &cur, self.commit.synced(), entries)?;
+        let frame = prepare_frame(w, &cur, self.commit.synced(), entries)?;
         let allocated = w.allocated;
-        w.reserve(w.buf.len() as u64, &cur.reader)
+        w.reserve(frame.len(), &cur.reader)
             .inspect_err(|_| self.commit.poison())?;
         if w.allocated != allocated {
             // The file grew and has a new map: point reads should use it.
@@ -242,7 +262,7 @@ impl Engine {
         // The index nodes the first entries will update load while the write runs; later ones
         // are requested a few entries ahead of their turn below.
         cur.index.prefetch_start(entries);
-        w.append_buf().inspect_err(|_| self.commit.poison())?;
+        w.append(frame).inspect_err(|_| self.commit.poison())?;
         let mut names = self.names.write();
         for (e, &at) in cur.index.prefetching(entries).zip(&w.offsets) {
             // The frame is durable-to-be; an apply failure means the index and log disagree.

@@ -29,6 +29,9 @@ use crate::error::{DecodeError, LimitError};
 use crate::limits::{MAX_FRAME_LEN, check_frame};
 use crate::sealed::SealedRef;
 
+mod stream;
+pub use stream::{Fill, FrameStream};
+
 /// Length of the frame header.
 pub const FRAME_HEADER_LEN: usize = 16;
 /// Alignment of every frame's offset and length.
@@ -76,6 +79,14 @@ impl FrameKind {
             Op::NsCreate => FrameKind::NsCreate,
             Op::NsDrop => FrameKind::NsDrop,
             Op::Clear => FrameKind::Clear,
+        }
+    }
+
+    /// The kind of a frame holding `entries`: the single-entry kind for one, `Batch` otherwise.
+    pub fn for_entries(entries: &[EntryRef<'_>]) -> Self {
+        match entries {
+            [one] => FrameKind::for_op(one.op),
+            _ => FrameKind::Batch,
         }
     }
 

@@ -29,7 +29,8 @@ pub mod sealed;
 pub use entry::{ENTRY_HEADER_LEN, EntryRef, Op};
 pub use error::{DecodeError, LimitError};
 pub use frame::{
-    FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameBuilder, FrameFlags, FrameItem, FrameKind,
+    FRAME_ALIGN, FRAME_HEADER_LEN, Fill, Frame, FrameBuilder, FrameFlags, FrameItem, FrameKind,
+    FrameStream,
 };
 pub use header::{CipherId, FileHeader, HEADER_REGION_LEN, KdfParams};
 

@@ -399,3 +399,66 @@ fn a_failed_read_between_range_pages_ends_the_scan_with_the_error_and_loses_noth
         .collect();
     assert_eq!(all, (0..40).map(key).collect::<Vec<_>>());
 }
+
+/// A transaction large enough to be encoded while it is written (about 3 MiB, in pieces with its
+/// header last): a power cut at any write of it recovers all of it or none, and never what was
+/// acknowledged before it.
+#[test]
+fn a_power_cut_inside_a_large_transaction_recovers_all_of_it_or_none() {
+    let path = Path::new("/db/big.emdb");
+    let keys: Vec<Vec<u8>> = (0u32..3_000).map(|i| i.to_le_bytes().to_vec()).collect();
+    let value = vec![0x5a; 1_000];
+    // Power is cut after `cut` writes, syncs or size changes of the transaction; returns
+    // whether it was acknowledged.
+    let run = |storage: &FaultyStorage, cut: u64| -> bool {
+        let e = Engine::open(path, faulty_config(storage).with_snapshot_on_close(false)).unwrap();
+        e.put(0, b"before", b"acked", 0).unwrap();
+        e.flush().unwrap();
+        storage.set_plan(FaultPlan::PowerCutAfter(cut));
+        let ops: Vec<WriteOp<'_>> = keys
+            .iter()
+            .map(|k| WriteOp::Put {
+                ns: 0,
+                key: k,
+                value: &value,
+                expires_at: 0,
+            })
+            .collect();
+        e.commit(&ops).and_then(|()| e.flush()).is_ok()
+    };
+    // Count the writes of a whole run, then cut after each of them.
+    let probe = FaultyStorage::new();
+    assert!(run(&probe, u64::MAX));
+    let total = probe.ops_seen();
+    assert!(total >= 5, "pieces, header and sync: {total} ops");
+    let (mut all, mut none) = (0, 0);
+    for cut in 0..=total {
+        let storage = FaultyStorage::new();
+        let acked = run(&storage, cut);
+        for mode in [
+            CrashMode::DropUnsynced,
+            CrashMode::KeepAll,
+            CrashMode::Random { seed: cut + 3 },
+        ] {
+            let crashed = storage.crash(mode);
+            let e = Engine::open(path, faulty_config(&crashed)).unwrap();
+            assert_eq!(e.get(0, b"before").unwrap().unwrap().0, b"acked");
+            let present = keys
+                .iter()
+                .filter(|k| e.get(0, k).unwrap().is_some())
+                .count();
+            assert!(
+                present == 0 || present == keys.len(),
+                "cut {cut} {mode:?}: {present} of {} records",
+                keys.len()
+            );
+            assert!(!acked || present == keys.len(), "cut {cut} {mode:?}: lost");
+            if present == 0 {
+                none += 1;
+            } else {
+                all += 1;
+            }
+        }
+    }
+    assert!(all > 0 && none > 0, "all {all}, none {none}");
+}
