@@ -23,7 +23,7 @@ use crate::config::SyncPolicy;
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
 use crate::index::ordered::prefix_of;
-use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE};
+use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE, prefetch_source};
 use crate::sealer::entry_aad;
 
 /// One mutation of a commit.
@@ -185,7 +185,8 @@ fn encode_frame(
     offsets.clear();
     let mut plain = Vec::new();
     let mut b = FrameBuilder::new(&mut buf, kind, flags);
-    for e in entries {
+    for (i, e) in entries.iter().enumerate() {
+        prefetch_source(entries, i);
         let at = tail + b.next_item_offset() as u64;
         offsets.push(at);
         match sealer {

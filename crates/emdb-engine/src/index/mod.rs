@@ -20,6 +20,7 @@ use emdb_format::entry::{EntryRef, Op};
 use parking_lot::RwLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::log::mmap::prefetch_bytes;
 use ordered::Ordered;
 use table::{TAG_BITS, Table};
 
@@ -323,12 +324,16 @@ impl Index {
     }
 
     /// `entries` in order, each yielded after asking for the nodes of the entry
-    /// [`PREFETCH_AHEAD`] places later, for a caller applying them one by one.
+    /// [`PREFETCH_AHEAD`] places later, for a caller applying them one by one. Finding those
+    /// nodes hashes that entry's key, so the key itself is asked for twice as far ahead.
     pub(crate) fn prefetching<'a, 'e>(
         &'a self,
         entries: &'a [EntryRef<'e>],
     ) -> impl Iterator<Item = &'a EntryRef<'e>> + 'a {
         entries.iter().enumerate().map(move |(i, e)| {
+            if let Some(far) = entries.get(i + 2 * PREFETCH_AHEAD) {
+                prefetch_bytes(far.key);
+            }
             if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
                 self.prefetch(ahead);
             }

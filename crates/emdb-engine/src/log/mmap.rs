@@ -97,6 +97,19 @@ pub(crate) fn prefetch_value<T>(value: &T) {
     }
 }
 
+/// Asks the CPU to start loading every cache line of `bytes` (see [`prefetch_value`]): for the
+/// keys and values of entries a writer will copy or hash a few entries later, which lie in the
+/// caller's memory in no useful order.
+#[inline]
+pub(crate) fn prefetch_bytes(bytes: &[u8]) {
+    let start = bytes.as_ptr();
+    let mut off = 0;
+    while off < bytes.len() {
+        prefetch_line(start.wrapping_add(off));
+        off += 64;
+    }
+}
+
 /// Prefetches the cache line holding `byte`, which points into a live object (a byte of the
 /// map, or of a value passed to [`prefetch_value`]).
 #[cfg(target_arch = "x86_64")]

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use emdb_format::limits::MAX_FILE_LEN;
-use emdb_format::{FRAME_HEADER_LEN, Fill, FrameStream};
+use emdb_format::{EntryRef, FRAME_HEADER_LEN, Fill, FrameStream};
 
 use crate::error::{EngineError, Result};
+use crate::log::mmap::prefetch_bytes;
 use crate::log::reader::LogReader;
 use crate::storage::StorageFile;
 
@@ -27,6 +28,9 @@ const WRITE_PIECE: usize = 1 << 20;
 /// is a 208 MB frame, and building it whole costs as much time in first touches of fresh memory
 /// as the encoding itself. Compaction's copy frames (about 1 MiB) stay below it.
 pub(crate) const STREAM_ABOVE: usize = 2 * WRITE_PIECE;
+/// How many entries ahead of the one being encoded its key and value are requested from memory
+/// (a bulk load's entries point into the caller's many small buffers, visited in key order).
+const SOURCE_AHEAD: usize = 8;
 /// Capacity the encode buffer keeps between frames. A larger one (left by a big transaction: a
 /// million-record bulk load leaves 208 MB) is freed once its frame is applied, so one large
 /// commit does not hold its size in memory for the life of the handle.
@@ -153,12 +157,14 @@ impl LogWriter {
     /// each after the one before and the header last; records each entry's offset.
     fn append_stream(&mut self, mut frame: FrameStream<'_, '_>) -> Result<u64> {
         let at = self.tail;
+        let entries = frame.entries();
         self.offsets.clear();
         let mut piece_at = at + FRAME_HEADER_LEN as u64;
         loop {
             self.buf.clear();
             let offsets = &mut self.offsets;
-            let step = frame.fill(&mut self.buf, WRITE_PIECE, |_, rel| {
+            let step = frame.fill(&mut self.buf, WRITE_PIECE, |i, rel| {
+                prefetch_source(entries, i);
                 offsets.push(at + rel as u64);
             });
             self.file
@@ -192,6 +198,16 @@ impl LogWriter {
     }
 }
 
+/// Asks for the key and value of the entry [`SOURCE_AHEAD`] places after entry `i`, so the
+/// copy of that entry a little later does not wait on them.
+#[inline]
+pub(crate) fn prefetch_source(entries: &[EntryRef<'_>], i: usize) {
+    if let Some(e) = entries.get(i + SOURCE_AHEAD) {
+        prefetch_bytes(e.key);
+        prefetch_bytes(e.value);
+    }
+}
+
 /// The CRC field of the frame starting `frame`.
 fn crc_field(frame: &[u8]) -> u32 {
     frame
@@ -206,7 +222,7 @@ mod tests {
 
     use parking_lot::Mutex;
 
-    use emdb_format::{EntryRef, Frame, FrameBuilder, FrameFlags, FrameKind};
+    use emdb_format::{Frame, FrameBuilder, FrameFlags, FrameKind};
 
     use super::*;
     use crate::log::mmap::Mapping;
