@@ -19,6 +19,7 @@ mod durability;
 pub mod encryption;
 mod engine;
 mod error;
+mod frame_encode;
 mod group_commit;
 mod index;
 mod iter;

@@ -16,6 +16,7 @@ use emdb_format::{FileHeader, Frame, HEADER_REGION_LEN};
 use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
+use crate::frame_encode::prepare_frame;
 use crate::index::Index;
 use crate::lockfile::unix_millis;
 use crate::log::reader::LogReader;
@@ -24,7 +25,6 @@ use crate::namespace::NamespaceTable;
 use crate::recovery::{for_each_entry, index_seed};
 use crate::sealer::Sealer;
 use crate::storage::{OpenMode, Storage, StorageFile};
-use crate::write::prepare_frame;
 
 /// Target size of the batch frames a rewrite writes.
 const COPY_FRAME_BYTES: usize = 1 << 20;
