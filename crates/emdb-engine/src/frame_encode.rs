@@ -98,10 +98,7 @@ fn encode_frame(
     entries: &[EntryRef<'_>],
 ) -> Result<()> {
     let tail = w.tail;
-    let kind = match entries {
-        [one] => FrameKind::for_op(one.op),
-        _ => FrameKind::Batch,
-    };
+    let kind = FrameKind::for_entries(entries);
     let sealer = cur.reader.sealer();
     let flags = if sealer.is_some() {
         FrameFlags::SEALED

@@ -89,36 +89,37 @@ impl Mapping {
 /// call so that they arrive while it runs.
 #[inline]
 pub(crate) fn prefetch_value<T>(value: &T) {
-    let start = std::ptr::from_ref(value).cast::<u8>();
-    let mut off = 0;
-    while off < size_of::<T>() {
-        prefetch_line(start.wrapping_add(off));
-        off += 64;
-    }
+    prefetch_span(std::ptr::from_ref(value).cast::<u8>(), size_of::<T>());
 }
 
-/// Asks the CPU to start loading every cache line of `bytes` (see [`prefetch_value`]): for the
-/// keys and values of entries a writer will copy or hash a few entries later, which lie in the
-/// caller's memory in no useful order.
+/// Asks the CPU to start loading every cache line of `bytes`: for the keys and values of
+/// entries a writer will copy or hash a few entries later, which lie in the caller's memory in
+/// no useful order.
 #[inline]
 pub(crate) fn prefetch_bytes(bytes: &[u8]) {
-    let start = bytes.as_ptr();
-    let mut off = 0;
-    while off < bytes.len() {
-        prefetch_line(start.wrapping_add(off));
-        off += 64;
+    prefetch_span(bytes.as_ptr(), bytes.len());
+}
+
+/// Prefetches every cache line holding a byte of the `len` bytes of a live object at `start`.
+#[inline]
+fn prefetch_span(start: *const u8, len: usize) {
+    let end = start.wrapping_add(len);
+    let mut line = start.wrapping_sub(start.addr() % 64);
+    while line < end {
+        prefetch_line(line);
+        line = line.wrapping_add(64);
     }
 }
 
-/// Prefetches the cache line holding `byte`, which points into a live object (a byte of the
-/// map, or of a value passed to [`prefetch_value`]).
+/// Prefetches the cache line holding `byte`: a line holding some byte of a live object (of the
+/// map, or of a value passed to [`prefetch_value`] or [`prefetch_bytes`]).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn prefetch_line(byte: *const u8) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
-    // baseline); a prefetch never faults and changes no memory, and the address is inside a
-    // live object anyway.
+    // baseline); a prefetch never faults and changes no memory, and the address is in a cache
+    // line of a live object anyway.
     unsafe { _mm_prefetch::<_MM_HINT_T0>(byte.cast::<i8>()) };
 }
 

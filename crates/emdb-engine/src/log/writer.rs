@@ -25,8 +25,8 @@ const ZERO_BLOCK: usize = 1 << 20;
 const WRITE_PIECE: usize = 1 << 20;
 /// Frames longer than this (of more than one entry) are encoded while they are written, a piece
 /// at a time through the encode buffer, instead of built whole first: a million-record bulk load
-/// is a 208 MB frame, and building it whole costs as much time in first touches of fresh memory
-/// as the encoding itself. Compaction's copy frames (about 1 MiB) stay below it.
+/// is a 208 MB frame, which would otherwise be allocated, filled and only then written.
+/// Compaction's copy frames (about 1 MiB) stay below it and keep their single write.
 pub(crate) const STREAM_ABOVE: usize = 2 * WRITE_PIECE;
 /// How many entries ahead of the one being encoded its key and value are requested from memory
 /// (a bulk load's entries point into the caller's many small buffers, visited in key order).

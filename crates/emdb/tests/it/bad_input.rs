@@ -107,6 +107,28 @@ fn oversize_keys_values_and_ttls_are_typed_errors_and_write_nothing() {
     assert_eq!(db.len().unwrap(), 1);
 }
 
+/// A batch is one frame, at most 1 GiB. Three 400 MiB values (one zeroed allocation the test
+/// never touches, borrowed three times) make a larger one: refused before a byte is encoded.
+#[test]
+fn a_batch_over_the_frame_limit_is_a_typed_error_and_writes_nothing() {
+    let (_d, path) = temp_path();
+    let db = Emdb::open(&path).unwrap();
+    db.insert("kept", "v").unwrap();
+    let before = db.stats().unwrap().logical_size_bytes;
+    let big = vec![0u8; 400 << 20];
+    let err = db
+        .insert_many([("a", &big[..]), ("b", &big[..]), ("c", &big[..])])
+        .unwrap_err();
+    assert!(matches!(err, Error::BatchTooLarge { .. }), "{err:?}");
+    assert!(err.to_string().contains("batch"), "{err}");
+    assert_eq!(db.stats().unwrap().logical_size_bytes, before);
+    assert_eq!(db.len().unwrap(), 1);
+    drop(db);
+    let db = Emdb::open(&path).unwrap();
+    assert_eq!(db.get("kept").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(db.get("a").unwrap(), None);
+}
+
 #[test]
 fn a_locked_file_is_a_typed_error() {
     let (_d, path) = temp_path();
