@@ -370,7 +370,8 @@ mod tests {
         assert_eq!(w.tail, 0);
     }
 
-    /// A batch of `n` puts of 1,000-byte values, and the frame `FrameBuilder` makes of it.
+    /// Puts of `values`, each keyed by its first 8 bytes, and the frame `FrameBuilder` makes of
+    /// them.
     fn big_batch(values: &[Vec<u8>]) -> (Vec<EntryRef<'_>>, Vec<u8>) {
         let entries: Vec<_> = values
             .iter()
