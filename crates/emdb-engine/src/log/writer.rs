@@ -225,58 +225,39 @@ mod tests {
     use emdb_format::{Frame, FrameBuilder, FrameFlags, FrameKind};
 
     use super::*;
-    use crate::log::mmap::Mapping;
     use crate::storage::faulty::{FaultOp, FaultPlan, FaultyStorage};
+    use crate::storage::watched::WatchedFile;
     use crate::storage::{OpenMode, Storage};
 
-    /// A file that records the range of every write before passing it on.
-    #[derive(Debug)]
-    struct Recording {
-        inner: Arc<dyn StorageFile>,
-        writes: Mutex<Vec<(u64, u64)>>,
+    /// The log file, and the range of every write made to it.
+    struct Recorded {
+        file: Arc<dyn StorageFile>,
+        writes: Arc<Mutex<Vec<(u64, u64)>>>,
     }
 
-    impl StorageFile for Recording {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-            self.inner.read_at(buf, offset)
-        }
-        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-            self.writes.lock().push((offset, offset + buf.len() as u64));
-            self.inner.write_at(buf, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            self.inner.sync_data()
-        }
-        fn sync_all(&self) -> io::Result<()> {
-            self.inner.sync_all()
-        }
+    impl Recorded {
         fn len(&self) -> io::Result<u64> {
-            self.inner.len()
-        }
-        fn set_len(&self, len: u64) -> io::Result<()> {
-            self.inner.set_len(len)
-        }
-        fn map(&self, len: u64) -> io::Result<Option<Arc<Mapping>>> {
-            self.inner.map(len)
+            self.file.len()
         }
     }
 
     /// A writer over an empty file with 4 KiB preallocation steps, its reader, the recording
     /// file and the storage it lives in.
-    fn empty_log() -> (LogWriter, LogReader, Arc<Recording>, FaultyStorage) {
+    fn empty_log() -> (LogWriter, LogReader, Recorded, FaultyStorage) {
         let storage = FaultyStorage::new();
         let inner = storage
             .open(Path::new("log"), OpenMode::Truncate)
             .expect("in-memory open");
-        let file = Arc::new(Recording {
-            inner,
-            writes: Mutex::new(Vec::new()),
-        });
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let seen = writes.clone();
+        let file: Arc<dyn StorageFile> = Arc::new(WatchedFile::new(inner, move |buf, at| {
+            seen.lock().push((at, at + buf.len() as u64));
+        }));
         let reader = LogReader::new(file.clone(), 0, false, [0; 16], None).expect("no map");
         (
             LogWriter::new(file.clone(), 0, 0, 4096),
             reader,
-            file,
+            Recorded { file, writes },
             storage,
         )
     }

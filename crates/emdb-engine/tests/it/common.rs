@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emdb_engine::storage::faulty::FaultyStorage;
-use emdb_engine::{Engine, EngineConfig};
+use emdb_engine::{Engine, EngineConfig, WriteOp};
 
 /// A temporary directory and a database path inside it.
 pub(crate) fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -48,4 +48,16 @@ pub(crate) fn key(i: u64) -> Vec<u8> {
 
 pub(crate) fn value(i: u64, round: u64) -> Vec<u8> {
     format!("value-{i}-{round}-{}", "x".repeat((i % 40) as usize)).into_bytes()
+}
+
+/// Puts of every key in `keys` with `value`, in namespace 0, for one commit.
+pub(crate) fn puts<'a>(keys: &'a [Vec<u8>], value: &'a [u8]) -> Vec<WriteOp<'a>> {
+    keys.iter()
+        .map(|key| WriteOp::Put {
+            ns: 0,
+            key,
+            value,
+            expires_at: 0,
+        })
+        .collect()
 }

@@ -1,10 +1,15 @@
 //! Online compaction and backup: smaller file, same data, nothing lost to racing writers.
 
-use std::sync::Arc;
+use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
-use emdb_engine::{Engine, EngineError};
+use emdb_engine::storage::faulty::FaultyStorage;
+use emdb_engine::storage::watched::WatchedFile;
+use emdb_engine::storage::{LockGuard, OpenMode, Storage, StorageFile};
+use emdb_engine::{Engine, EngineConfig, EngineError};
 
 use crate::common::*;
 
@@ -154,11 +159,99 @@ fn backup_is_complete_atomic_and_validated() {
     ));
     match e.backup_to(&d.path().join("missing/dir/b.emdb"), None) {
         Err(EngineError::Io { source, .. }) => {
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            assert_eq!(source.kind(), io::ErrorKind::NotFound);
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
     e.backup_to(&target, None).unwrap();
     let b = open(&target, os_config(true));
     assert_eq!(b.len(b.namespace_id("n").unwrap()).unwrap(), 1_001);
+}
+
+/// Taken by the first write to a compaction's new file: tell the test, then wait for its go.
+type Gate = Arc<Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>>;
+
+/// Storage that holds the first write to a compaction's new file until the test lets it go,
+/// so the test can commit between the moment compaction fixed the records it copies and its
+/// catch-up (which replays what was written since, each old frame as one new frame).
+#[derive(Debug)]
+struct HeldRewrite {
+    inner: FaultyStorage,
+    gate: Gate,
+}
+
+impl Storage for HeldRewrite {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        let inner = self.inner.open(path, mode)?;
+        if !path.to_string_lossy().ends_with(".compact.tmp") {
+            return Ok(inner);
+        }
+        let gate = self.gate.clone();
+        Ok(Arc::new(WatchedFile::new(inner, move |_, _| {
+            let held = gate.lock().unwrap().take();
+            if let Some((reached, go)) = held {
+                reached.send(()).unwrap();
+                go.recv().unwrap();
+            }
+        })))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn lock(&self, db: &Path) -> emdb_engine::Result<LockGuard> {
+        self.inner.lock(db)
+    }
+}
+
+/// A transaction large enough to be streamed (3 MiB), committed while compaction runs, is
+/// replayed into the new file whole: every record of it readable after the swap and a reopen.
+#[test]
+fn a_large_transaction_racing_with_compaction_is_replayed_whole() {
+    let path = Path::new("/db/race.emdb");
+    let (reached_tx, reached) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    let storage = Arc::new(HeldRewrite {
+        inner: FaultyStorage::new(),
+        gate: Arc::new(Mutex::new(Some((reached_tx, go_rx)))),
+    });
+    let config = || {
+        EngineConfig::default()
+            .with_storage(storage.clone())
+            .with_prealloc_min(16 << 10)
+    };
+    let e = Engine::open(path, config()).unwrap();
+    for i in 0..100 {
+        e.put(0, &key(i), b"before", 0).unwrap();
+    }
+    let compactor = {
+        let e = e.clone();
+        thread::spawn(move || e.compact(None).map(|_| ()))
+    };
+    reached.recv().unwrap();
+    let big = vec![0x42; 1_000];
+    let keys: Vec<Vec<u8>> = (1_000..4_000).map(key).collect();
+    e.commit(&puts(&keys, &big)).unwrap();
+    go.send(()).unwrap();
+    compactor.join().unwrap().unwrap();
+    let check = |e: &Engine| {
+        for i in 0..100 {
+            assert_eq!(e.get(0, &key(i)).unwrap().unwrap().0, b"before");
+        }
+        for k in &keys {
+            assert_eq!(e.get(0, k).unwrap().unwrap().0, big, "{k:?}");
+        }
+    };
+    check(&e);
+    e.flush().unwrap();
+    drop(e);
+    check(&Engine::open(path, config()).unwrap());
 }

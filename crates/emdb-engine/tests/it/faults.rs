@@ -415,16 +415,9 @@ fn a_power_cut_inside_a_large_transaction_recovers_all_of_it_or_none() {
         e.put(0, b"before", b"acked", 0).unwrap();
         e.flush().unwrap();
         storage.set_plan(FaultPlan::PowerCutAfter(cut));
-        let ops: Vec<WriteOp<'_>> = keys
-            .iter()
-            .map(|k| WriteOp::Put {
-                ns: 0,
-                key: k,
-                value: &value,
-                expires_at: 0,
-            })
-            .collect();
-        e.commit(&ops).and_then(|()| e.flush()).is_ok()
+        e.commit(&puts(&keys, &value))
+            .and_then(|()| e.flush())
+            .is_ok()
     };
     // Count the writes of a whole run, then cut after each of them.
     let probe = FaultyStorage::new();
