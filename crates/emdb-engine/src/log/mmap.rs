@@ -74,12 +74,8 @@ impl Mapping {
     pub(crate) fn prefetch(&self, start: usize, len: usize) {
         let bytes = self.as_slice();
         let end = start.saturating_add(len).min(bytes.len());
-        // From the line holding `start`, one address per line (a plain loop: `step_by` costs
-        // more instructions than the prefetches it drives).
-        let mut at = start & !63;
-        while at < end {
-            prefetch_line(&raw const bytes[at]);
-            at += 64;
+        if let Some(span) = bytes.get(start..end) {
+            prefetch_bytes(span);
         }
     }
 }
@@ -100,7 +96,9 @@ pub(crate) fn prefetch_bytes(bytes: &[u8]) {
     prefetch_span(bytes.as_ptr(), bytes.len());
 }
 
-/// Prefetches every cache line holding a byte of the `len` bytes of a live object at `start`.
+/// Prefetches every cache line holding a byte of the `len` bytes of a live object at `start`,
+/// from the line holding the first (a plain loop: `step_by` costs more instructions than the
+/// prefetches it drives).
 #[inline]
 fn prefetch_span(start: *const u8, len: usize) {
     let end = start.wrapping_add(len);
