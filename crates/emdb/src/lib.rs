@@ -46,6 +46,7 @@ mod namespace;
 mod nested;
 mod scan;
 mod space;
+mod staged;
 mod stats;
 mod transaction;
 mod ttl;

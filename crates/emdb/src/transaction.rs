@@ -1,25 +1,9 @@
 //! [`Transaction`]: staged writes to the default namespace, committed as one atomic batch.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
-use emdb_engine::{KeyHashState, OwnedOp};
-
 use crate::db::Emdb;
 use crate::error::Result;
+use crate::staged::{StagedRef, StagedWrites};
 use crate::ttl::Ttl;
-
-enum Staged {
-    Insert {
-        value: Vec<u8>,
-        expires_at: u64,
-    },
-    /// `present`: the key held a record when the removal was staged, so commit writes the
-    /// delete without looking the key up again (a delete of a key removed meanwhile is a no-op).
-    Remove {
-        present: bool,
-    },
-}
 
 /// Writes staged inside [`Emdb::transaction`]. Reads see the staged writes first, then the
 /// database (committed writes of other handles are visible: there is no isolation). The last
@@ -39,16 +23,15 @@ enum Staged {
 /// ```
 pub struct Transaction<'db> {
     db: &'db Emdb,
-    /// Staged writes by key. Commit order within the one atomic frame does not matter (one
-    /// operation per key), so a hash map: large transactions stay O(1) per operation.
-    overlay: HashMap<Vec<u8>, Staged, KeyHashState>,
+    /// One operation per key, O(1) per operation, committed without a second copy.
+    staged: StagedWrites,
 }
 
 impl<'db> Transaction<'db> {
     pub(crate) fn new(db: &'db Emdb) -> Self {
         Transaction {
             db,
-            overlay: HashMap::default(),
+            staged: StagedWrites::new(),
         }
     }
 
@@ -84,9 +67,7 @@ impl<'db> Transaction<'db> {
 
     fn stage(&mut self, key: Vec<u8>, value: Vec<u8>, ttl: Ttl) -> Result<()> {
         let expires_at = self.db.space().expiry(ttl)?;
-        let _ = self
-            .overlay
-            .insert(key, Staged::Insert { value, expires_at });
+        self.staged.put(key, value, expires_at);
         Ok(())
     }
 
@@ -101,31 +82,13 @@ impl<'db> Transaction<'db> {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> Result<Option<Vec<u8>>> {
-        // One lookup of the key in the overlay serves both the read and the staging.
+        // A key removed or overwritten meanwhile by another handle is settled at commit.
         let db = self.db;
-        let visible = match self.overlay.entry(key.into()) {
-            Entry::Occupied(mut staged) => {
-                let before = staged.insert(Staged::Remove { present: false });
-                let visible = match before {
-                    Staged::Insert { value, expires_at } if !db.inner.clock.expired(expires_at) => {
-                        Some(value)
-                    }
-                    _ => None,
-                };
-                staged.insert(Staged::Remove {
-                    present: visible.is_some(),
-                });
-                visible
-            }
-            Entry::Vacant(slot) => {
-                let visible = db.get(slot.key())?;
-                slot.insert(Staged::Remove {
-                    present: visible.is_some(),
-                });
-                visible
-            }
-        };
-        Ok(visible)
+        self.staged.remove(
+            key.into(),
+            |key| db.get(key),
+            |expires_at| !db.inner.clock.expired(expires_at),
+        )
     }
 
     /// The value of `key` as this transaction sees it.
@@ -140,12 +103,12 @@ impl<'db> Transaction<'db> {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        match self.overlay.get(key.as_ref()) {
-            Some(Staged::Insert { value, expires_at }) => {
+        match self.staged.get(key.as_ref()) {
+            Some(StagedRef::Put { value, expires_at }) => {
                 let now = self.db.inner.clock.now();
-                Ok((!crate::ttl::is_expired(*expires_at, now)).then(|| value.clone()))
+                Ok((!crate::ttl::is_expired(expires_at, now)).then(|| value.to_vec()))
             }
-            Some(Staged::Remove { .. }) => Ok(None),
+            Some(StagedRef::Delete) => Ok(None),
             None => self.db.get(key),
         }
     }
@@ -166,29 +129,12 @@ impl<'db> Transaction<'db> {
 
     /// Writes every staged operation as one frame (removals of absent keys are dropped).
     pub(crate) fn commit(self) -> Result<()> {
-        if self.overlay.is_empty() {
+        if self.staged.is_empty() {
             return Ok(());
         }
-        let overlay = self.overlay;
+        let staged = self.staged;
         self.db.inner.engine.update(|view| {
-            let mut ops = Vec::with_capacity(overlay.len());
-            for (key, staged) in overlay {
-                match staged {
-                    Staged::Insert { value, expires_at } => {
-                        ops.push(OwnedOp::Put {
-                            ns: 0,
-                            key,
-                            value,
-                            expires_at,
-                        });
-                    }
-                    Staged::Remove { present } => {
-                        if present || view.expires_at(0, &key)?.is_some() {
-                            ops.push(OwnedOp::Delete { ns: 0, key });
-                        }
-                    }
-                }
-            }
+            let ops = staged.into_ops(|key| view.expires_at(0, key).map(|e| e.is_some()))?;
             Ok((ops, ()))
         })?;
         Ok(())

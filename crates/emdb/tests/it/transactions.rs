@@ -74,3 +74,29 @@ fn an_oversized_transaction_is_a_typed_error_and_writes_nothing() {
     assert!(matches!(r, Err(Error::ValueTooLarge { .. })), "{r:?}");
     assert!(db.is_empty().unwrap());
 }
+
+#[test]
+fn removals_that_saw_no_record_are_settled_at_commit() {
+    let db = Emdb::open_in_memory();
+    db.insert("stays", "1").unwrap();
+    db.transaction(|tx| {
+        assert_eq!(tx.remove("late")?, None);
+        // Stored through the handle after the removal was staged: the commit still removes it.
+        db.insert("late", "x")?;
+        assert_eq!(tx.get("late")?, None);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(db.get("late").unwrap(), None);
+    // Removals of keys that are absent at commit write nothing at all.
+    let before = db.stats().unwrap().logical_size_bytes;
+    db.transaction(|tx| {
+        tx.remove("never")?;
+        tx.insert("brief", "v")?;
+        tx.remove("brief")?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(db.stats().unwrap().logical_size_bytes, before);
+    assert_eq!(sorted(db.iter().unwrap().collect()), vec![kv("stays", "1")]);
+}
