@@ -74,6 +74,13 @@ pub enum EngineError {
         /// Absolute offset of the envelope.
         offset: u64,
     },
+    /// The sealer failed to seal an entry being written (or returned other than nonce,
+    /// ciphertext and tag).
+    #[error("sealing the record for offset {offset} failed")]
+    Seal {
+        /// Absolute offset the envelope was to have.
+        offset: u64,
+    },
     /// The file would grow past the largest addressable offset.
     #[error("database file would exceed the maximum size of {max} bytes")]
     FileTooLarge {

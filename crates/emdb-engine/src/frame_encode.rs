@@ -8,7 +8,7 @@ use emdb_format::frame::{FrameBuilder, FrameFlags, FrameKind, FrameStream, lag_f
 use crate::engine::Generation;
 use crate::error::{EngineError, Result};
 use crate::index::ordered::prefix_of;
-use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE, prefetch_source};
+use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE, Sealing, prefetch_source};
 use crate::sealer::entry_aad;
 
 /// Puts `entries` in (namespace, key) order, in place, when that changes nothing a reader can
@@ -69,20 +69,28 @@ pub(crate) fn key_order(entries: &mut [EntryRef<'_>]) -> bool {
     true
 }
 
-/// Prepares `entries` as one frame at `w`'s tail, without I/O: a large plaintext frame is left
-/// to be encoded while it is written ([`STREAM_ABOVE`]); any other is built in `w.buf` (each
-/// entry's absolute offset in `w.offsets`). Fails, with nothing written, on a frame over the
-/// format's limits or an entry that cannot be sealed.
-pub(crate) fn prepare_frame<'e, 'a>(
+/// Prepares `entries` as one frame at `w`'s tail, without I/O: a large frame is left to be
+/// encoded (and sealed) while it is written ([`STREAM_ABOVE`]); any other is built in `w.buf`
+/// (each entry's absolute offset in `w.offsets`). Fails, with nothing written, on a frame over
+/// the format's limits or (when built here) an entry that cannot be sealed.
+pub(crate) fn prepare_frame<'e, 'a, 's>(
     w: &mut LogWriter,
-    cur: &Generation,
+    cur: &'s Generation,
     synced: u64,
     entries: &'e [EntryRef<'a>],
-) -> Result<PendingFrame<'e, 'a>> {
-    if entries.len() > 1 && cur.reader.sealer().is_none() {
-        let stream = FrameStream::new(entries, lag_for(w.tail, synced))?;
+) -> Result<PendingFrame<'e, 'a, 's>> {
+    if entries.len() > 1 {
+        let lag = lag_for(w.tail, synced);
+        let sealing = cur.reader.sealer().map(|sealer| Sealing {
+            sealer: &**sealer,
+            file_id: cur.header.file_id,
+        });
+        let stream = match sealing {
+            None => FrameStream::new(entries, lag)?,
+            Some(_) => FrameStream::sealed(entries, lag)?,
+        };
         if stream.frame_len() > STREAM_ABOVE {
-            return Ok(PendingFrame::Streamed(stream));
+            return Ok(PendingFrame::Streamed(stream, sealing));
         }
     }
     encode_frame(w, cur, synced, entries)?;
@@ -122,7 +130,7 @@ fn encode_frame(
                 e.encode_into(&mut plain);
                 let aad = entry_aad(&cur.header.file_id, at);
                 b.push_sealed(|out| s.seal(&aad, &plain, out))
-                    .map_err(|_| EngineError::Unseal { offset: at })?;
+                    .map_err(|_| EngineError::Seal { offset: at })?;
             }
         }
     }

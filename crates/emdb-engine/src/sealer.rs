@@ -15,7 +15,10 @@ pub struct SealError;
 
 /// Encrypts and authenticates entries. Implemented by the facade over `emdb-crypt`.
 pub trait Sealer: Send + Sync + fmt::Debug {
-    /// Appends nonce, ciphertext and tag for `plaintext` bound to `aad`.
+    /// Appends nonce, ciphertext and tag for `plaintext` bound to `aad`: exactly
+    /// [`NONCE_LEN`](emdb_format::sealed::NONCE_LEN) + `plaintext.len()` +
+    /// [`TAG_LEN`](emdb_format::sealed::TAG_LEN) bytes (a large frame's length is computed
+    /// from this before its entries are sealed; a seal of another length fails the write).
     fn seal(&self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), SealError>;
 
     /// Authenticates and decrypts what [`Sealer::seal`] produced.

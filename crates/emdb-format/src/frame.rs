@@ -30,7 +30,7 @@ use crate::limits::{MAX_FRAME_LEN, check_frame};
 use crate::sealed::SealedRef;
 
 mod stream;
-pub use stream::{Fill, FrameStream};
+pub use stream::{Fill, FrameStream, SealFailure};
 
 /// Length of the frame header.
 pub const FRAME_HEADER_LEN: usize = 16;

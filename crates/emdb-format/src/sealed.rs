@@ -59,6 +59,17 @@ impl<'a> SealedRef<'a> {
         Ok((SealedRef { sealed }, used))
     }
 
+    /// Bytes an envelope takes, padding included, for a plaintext of `plain_len` bytes sealed
+    /// with any supported AEAD (`None` past `usize`).
+    pub fn encoded_len(plain_len: usize) -> Option<usize> {
+        align8(
+            ENVELOPE_HEADER_LEN
+                .checked_add(NONCE_LEN)?
+                .checked_add(plain_len)?
+                .checked_add(TAG_LEN)?,
+        )
+    }
+
     /// Appends an envelope whose sealed bytes are produced by `seal`, which appends nonce,
     /// ciphertext and tag to the vector it is given.
     pub fn encode_with<E>(

@@ -319,6 +319,8 @@ impl From<EngineError> for Error {
                 offset,
                 reason: "encrypted record failed authentication",
             },
+            #[cfg(feature = "encrypt")]
+            EngineError::Seal { .. } => Error::Encryption("sealing a record failed"),
             EngineError::FileTooLarge { .. } => {
                 Error::InvalidConfig("the database file would exceed its maximum size of 8 TiB")
             }

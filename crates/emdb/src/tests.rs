@@ -191,3 +191,13 @@ fn public_types_are_send_and_sync() {
     check::<crate::NamespaceRangeIter>();
     check::<Error>();
 }
+
+/// A seal that fails while writing (the sealer's random source failing, say) reaches the caller
+/// as an encryption error, not as corruption of stored data.
+#[cfg(feature = "encrypt")]
+#[test]
+fn a_failed_seal_is_an_encryption_error() {
+    let e = Error::from(emdb_engine::EngineError::Seal { offset: 4096 });
+    assert!(matches!(e, Error::Encryption(_)), "{e:?}");
+    assert!(e.to_string().contains("sealing"), "{e}");
+}

@@ -7,12 +7,14 @@
 
 use std::sync::Arc;
 
+use emdb_format::frame::SealFailure;
 use emdb_format::limits::MAX_FILE_LEN;
 use emdb_format::{EntryRef, FRAME_HEADER_LEN, Fill, FrameStream};
 
 use crate::error::{EngineError, Result};
 use crate::log::mmap::prefetch_bytes;
 use crate::log::reader::LogReader;
+use crate::sealer::{SealError, Sealer, entry_aad};
 use crate::storage::StorageFile;
 
 const MIB: u64 = 1 << 20;
@@ -41,21 +43,30 @@ static ZEROS: [u8; ZERO_BLOCK] = [0; ZERO_BLOCK];
 
 /// A frame ready to be appended at the tail.
 #[derive(Debug)]
-pub(crate) enum PendingFrame<'e, 'a> {
+pub(crate) enum PendingFrame<'e, 'a, 's> {
     /// Built whole in the writer's buffer, its entries' offsets in the writer's offsets list.
     Built { len: usize },
-    /// Encoded while it is written ([`LogWriter::append`] fills the offsets list).
-    Streamed(FrameStream<'e, 'a>),
+    /// Encoded while it is written ([`LogWriter::append`] fills the offsets list); sealed
+    /// entry by entry on the way when it is a sealed frame.
+    Streamed(FrameStream<'e, 'a>, Option<Sealing<'s>>),
 }
 
-impl PendingFrame<'_, '_> {
+impl PendingFrame<'_, '_, '_> {
     /// Length of the whole frame.
     pub(crate) fn len(&self) -> u64 {
         match self {
             PendingFrame::Built { len } => *len as u64,
-            PendingFrame::Streamed(s) => s.frame_len() as u64,
+            PendingFrame::Streamed(s, _) => s.frame_len() as u64,
         }
     }
+}
+
+/// What a sealed frame's entries are sealed with: the sealer, and the file id their
+/// associated data binds them to (with their offsets).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sealing<'s> {
+    pub(crate) sealer: &'s dyn Sealer,
+    pub(crate) file_id: [u8; 16],
 }
 
 #[derive(Debug)]
@@ -145,17 +156,22 @@ impl LogWriter {
     /// Writes `frame` at the tail (reserved for it) and advances the tail; returns the frame's
     /// offset. On error the tail stays where it was, and whatever was written past it lies
     /// behind a length field that is still zero (a streamed frame's header is written last) or
-    /// in a frame whose CRC fails: either way recovery reads it as a torn tail.
-    pub(crate) fn append(&mut self, frame: PendingFrame<'_, '_>) -> Result<u64> {
+    /// in a frame whose CRC fails: either way recovery reads it as a torn tail. A streamed
+    /// frame that fails part-way (a write, or sealing an entry) has written part of its body.
+    pub(crate) fn append(&mut self, frame: PendingFrame<'_, '_, '_>) -> Result<u64> {
         match frame {
             PendingFrame::Built { .. } => self.append_buf(),
-            PendingFrame::Streamed(s) => self.append_stream(s),
+            PendingFrame::Streamed(s, sealing) => self.append_stream(s, sealing),
         }
     }
 
     /// Encodes `frame` through the encode buffer in pieces of about [`WRITE_PIECE`], writing
     /// each after the one before and the header last; records each entry's offset.
-    fn append_stream(&mut self, mut frame: FrameStream<'_, '_>) -> Result<u64> {
+    fn append_stream(
+        &mut self,
+        mut frame: FrameStream<'_, '_>,
+        sealing: Option<Sealing<'_>>,
+    ) -> Result<u64> {
         let at = self.tail;
         let entries = frame.entries();
         self.offsets.clear();
@@ -163,10 +179,28 @@ impl LogWriter {
         loop {
             self.buf.clear();
             let offsets = &mut self.offsets;
-            let step = frame.fill(&mut self.buf, WRITE_PIECE, |i, rel| {
+            let item_at = |i, rel: usize| {
                 prefetch_source(entries, i);
                 offsets.push(at + rel as u64);
-            });
+            };
+            let seal = |rel: usize, plain: &[u8], out: &mut Vec<u8>| match sealing {
+                Some(s) => s
+                    .sealer
+                    .seal(&entry_aad(&s.file_id, at + rel as u64), plain, out),
+                None => Err(SealError),
+            };
+            let step = frame
+                .fill(&mut self.buf, WRITE_PIECE, item_at, seal)
+                .map_err(|failure| {
+                    let rel = match failure {
+                        SealFailure::Seal { offset, .. } | SealFailure::Length { offset, .. } => {
+                            offset
+                        }
+                    };
+                    EngineError::Seal {
+                        offset: at + rel as u64,
+                    }
+                })?;
             self.file
                 .write_at(&self.buf, piece_at)
                 .map_err(EngineError::io("appending to the log"))?;
@@ -377,7 +411,7 @@ mod tests {
         append(&mut w, &reader, 24, 1).unwrap();
         let values = values(2_500);
         let (entries, built) = big_batch(&values);
-        let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap());
+        let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
         assert_eq!(frame.len(), built.len() as u64);
         w.reserve(frame.len(), &reader).unwrap();
         file.writes.lock().clear();
@@ -412,7 +446,7 @@ mod tests {
             let (mut w, reader, _file, storage) = empty_log();
             let values = values(2_500);
             let (entries, _) = big_batch(&values);
-            let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap());
+            let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
             w.reserve(frame.len(), &reader).unwrap();
             storage.set_plan(FaultPlan::FailOnce {
                 op: FaultOp::Write,

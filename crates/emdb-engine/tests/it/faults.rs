@@ -405,13 +405,26 @@ fn a_failed_read_between_range_pages_ends_the_scan_with_the_error_and_loses_noth
 /// acknowledged before it.
 #[test]
 fn a_power_cut_inside_a_large_transaction_recovers_all_of_it_or_none() {
+    power_cut_inside_a_large_transaction(None);
+}
+
+/// The same for a sealed transaction, sealed entry by entry while it is written.
+#[test]
+fn a_power_cut_inside_a_large_sealed_transaction_recovers_all_of_it_or_none() {
+    power_cut_inside_a_large_transaction(Some(11));
+}
+
+fn power_cut_inside_a_large_transaction(sealer_key: Option<u64>) {
     let path = Path::new("/db/big.emdb");
+    let config = |storage: &FaultyStorage| {
+        faulty_config(storage).with_sealer(sealer_key.map(crate::sealing::TestSealer::shared))
+    };
     let keys: Vec<Vec<u8>> = (0u32..3_000).map(|i| i.to_le_bytes().to_vec()).collect();
     let value = vec![0x5a; 1_000];
     // Power is cut after `cut` writes, syncs or size changes of the transaction; returns
     // whether it was acknowledged.
     let run = |storage: &FaultyStorage, cut: u64| -> bool {
-        let e = Engine::open(path, faulty_config(storage).with_snapshot_on_close(false)).unwrap();
+        let e = Engine::open(path, config(storage).with_snapshot_on_close(false)).unwrap();
         e.put(0, b"before", b"acked", 0).unwrap();
         e.flush().unwrap();
         storage.set_plan(FaultPlan::PowerCutAfter(cut));
@@ -434,7 +447,7 @@ fn a_power_cut_inside_a_large_transaction_recovers_all_of_it_or_none() {
             CrashMode::Random { seed: cut + 3 },
         ] {
             let crashed = storage.crash(mode);
-            let e = Engine::open(path, faulty_config(&crashed)).unwrap();
+            let e = Engine::open(path, config(&crashed)).unwrap();
             assert_eq!(e.get(0, b"before").unwrap().unwrap().0, b"acked");
             let present = keys
                 .iter()

@@ -20,13 +20,13 @@ use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 use crate::common::*;
 
 #[derive(Debug)]
-struct TestSealer {
+pub(crate) struct TestSealer {
     key: u64,
     nonce: AtomicU64,
 }
 
 impl TestSealer {
-    fn shared(key: u64) -> Arc<dyn Sealer> {
+    pub(crate) fn shared(key: u64) -> Arc<dyn Sealer> {
         Arc::new(TestSealer {
             key,
             nonce: AtomicU64::new(1),
@@ -134,6 +134,120 @@ fn sealed_records_round_trip_and_never_show_plaintext() {
             e.get_ref(0, b"PLAINKEY2").unwrap().unwrap().0,
             emdb_engine::ValueBytes::Owned(_)
         ));
+    }
+}
+
+/// A sealed transaction large enough to be sealed while it is written (about 3 MiB, in pieces
+/// with its header last): no plaintext reaches the disk, and every entry is bound to its own
+/// offset (a reopen authenticates each one where it lies).
+#[test]
+fn a_large_sealed_transaction_is_sealed_while_it_is_written() {
+    let (_d, path) = temp_db();
+    let keys: Vec<Vec<u8>> = (0u32..3_000)
+        .map(|i| format!("BIGKEY-{i:06}").into_bytes())
+        .collect();
+    let value = b"PLAINVALUE".repeat(100);
+    {
+        let e = open(&path, sealed_config(9, true).with_snapshot_on_close(false));
+        e.put(0, b"before", b"small", 0).unwrap();
+        e.commit(&puts(&keys, &value)).unwrap();
+        e.put(0, b"after", b"small", 0).unwrap();
+        assert_eq!(e.get(0, &keys[1_234]).unwrap().unwrap().0, value);
+    }
+    let raw = std::fs::read(&path).unwrap();
+    for needle in [&b"PLAINVALUE"[..], b"BIGKEY-"] {
+        assert!(!raw.windows(needle.len()).any(|w| w == needle));
+    }
+    let sealed_frames = Scanner::new(&raw, 4096)
+        .filter(|f| f.frame.flags.is_sealed())
+        .map(|f| f.frame.len())
+        .collect::<Vec<_>>();
+    assert_eq!(sealed_frames.len(), 3);
+    assert!(sealed_frames[1] > 3_000 * value.len());
+    for mmap in [true, false] {
+        let e = open(&path, sealed_config(9, mmap));
+        assert_eq!(e.len(0).unwrap(), 3_002);
+        for k in keys.iter().step_by(97) {
+            assert_eq!(e.get(0, k).unwrap().unwrap().0, value);
+        }
+        assert_eq!(e.get(0, b"after").unwrap().unwrap().0, b"small");
+    }
+}
+
+/// A sealer that fails, or appends a short envelope, once its countdown runs out.
+#[derive(Debug)]
+struct FailingSealer {
+    inner: Arc<dyn Sealer>,
+    /// Seals left before the failure (`u64::MAX`: never fails).
+    left: AtomicU64,
+    short: bool,
+}
+
+impl Sealer for FailingSealer {
+    fn seal(&self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), SealError> {
+        if self.left.fetch_sub(1, Ordering::Relaxed) != 0 {
+            return self.inner.seal(aad, plaintext, out);
+        }
+        self.left.store(u64::MAX, Ordering::Relaxed);
+        if self.short {
+            self.inner.seal(aad, plaintext, out)?;
+            out.truncate(out.len() - 8);
+            Ok(())
+        } else {
+            Err(SealError)
+        }
+    }
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.inner.open(aad, sealed)
+    }
+    fn init_header(&self, header: &mut FileHeader) -> Result<(), SealError> {
+        self.inner.init_header(header)
+    }
+    fn index_seed(&self, file_id: &[u8; 16]) -> u64 {
+        self.inner.index_seed(file_id)
+    }
+    fn check_header(&self, header: &FileHeader) -> Result<(), SealError> {
+        self.inner.check_header(header)
+    }
+}
+
+/// A seal that fails part-way through a large transaction, after some of its pieces are on
+/// disk: the commit fails with a typed error and poisons the engine (the tail holds part of a
+/// frame), and a reopen holds everything before it and nothing of it.
+#[test]
+fn a_seal_failing_inside_a_large_transaction_poisons_and_keeps_what_came_before() {
+    let keys: Vec<Vec<u8>> = (0u32..3_000).map(|i| i.to_le_bytes().to_vec()).collect();
+    let value = vec![0x42; 1_000];
+    for short in [false, true] {
+        let (_d, path) = temp_db();
+        let sealer = Arc::new(FailingSealer {
+            inner: TestSealer::shared(5),
+            left: AtomicU64::new(u64::MAX),
+            short,
+        });
+        {
+            let e = open(
+                &path,
+                os_config(true).with_sealer(Some(sealer.clone() as Arc<dyn Sealer>)),
+            );
+            e.put(0, b"before", b"kept", 0).unwrap();
+            e.flush().unwrap();
+            // Past the first 1 MiB piece, which is on disk by then.
+            sealer.left.store(2_000, Ordering::Relaxed);
+            let r = e.commit(&puts(&keys, &value));
+            assert!(matches!(r, Err(EngineError::Seal { .. })), "{r:?}");
+            assert!(matches!(
+                e.put(0, b"after", b"x", 0),
+                Err(EngineError::Poisoned)
+            ));
+        }
+        let e = open(&path, sealed_config(5, true));
+        assert_eq!(e.get(0, b"before").unwrap().unwrap().0, b"kept");
+        assert_eq!(e.len(0).unwrap(), 1, "short envelope: {short}");
+        e.put(0, b"after", b"written", 0).unwrap();
+        drop(e);
+        let e = open(&path, sealed_config(5, false));
+        assert_eq!(e.len(0).unwrap(), 2);
     }
 }
 
