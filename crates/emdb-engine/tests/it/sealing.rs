@@ -232,6 +232,12 @@ fn a_seal_failing_inside_a_large_transaction_poisons_and_keeps_what_came_before(
             );
             e.put(0, b"before", b"kept", 0).unwrap();
             e.flush().unwrap();
+            // A small frame is sealed before any byte is written: a typed error, nothing
+            // written, and the engine goes on.
+            sealer.left.store(0, Ordering::Relaxed);
+            let r = e.put(0, b"refused", b"x", 0);
+            assert!(matches!(r, Err(EngineError::Seal { .. })), "{r:?}");
+            assert_eq!(e.get(0, b"refused").unwrap(), None);
             // Past the first 1 MiB piece, which is on disk by then.
             sealer.left.store(2_000, Ordering::Relaxed);
             let r = e.commit(&puts(&keys, &value));
