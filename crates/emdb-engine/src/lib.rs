@@ -9,7 +9,7 @@
 //! (one atomic frame), reads through [`Engine::get`]; durability through [`Engine::flush`].
 //! `docs/design.md` describes every path as numbered steps.
 //!
-//! Feature `testing` exposes [`storage::faulty`], a fault-injecting in-memory file system.
+//! Feature `testing` exposes `storage::faulty`, a fault-injecting in-memory file system.
 
 mod apply;
 mod compaction;

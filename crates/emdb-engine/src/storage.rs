@@ -2,8 +2,8 @@
 //! implementation.
 //!
 //! Everything durable goes through [`Storage`] and [`StorageFile`], so tests can swap in the
-//! fault-injecting [`faulty::FaultyStorage`] (feature `testing`) and crash the engine at any
-//! write, sync or rename, or watch its writes through [`watched::WatchedFile`].
+//! fault-injecting `faulty::FaultyStorage` (feature `testing`) and crash the engine at any
+//! write, sync or rename, or watch its writes through `watched::WatchedFile`.
 
 #[cfg(any(test, feature = "testing"))]
 pub mod faulty;

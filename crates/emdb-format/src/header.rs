@@ -7,7 +7,7 @@
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 8 | [`MAGIC`](crate::MAGIC) |
+//! | 0 | 8 | [`crate::MAGIC`] |
 //! | 8 | 2 | format version |
 //! | 10 | 2 | slot length (256) |
 //! | 12 | 4 | flags (bit 0: encrypted) |

@@ -13,7 +13,7 @@
 //!    memmap2's own documentation states.
 //!
 //! Also here, because it is the module allowed `unsafe`: the cache prefetch hint, for the map's
-//! bytes and for index nodes ([`prefetch_value`]).
+//! bytes and for index nodes (`prefetch_value`).
 #![allow(
     unsafe_code,
     reason = "memory-mapped log reads and prefetch hints; contract in docs/safety.md"
