@@ -1,9 +1,13 @@
 //! emdb and emdb 0.8.5 share one public API, so one adapter serves both.
 
-/// Defines a [`crate::engine::BenchEngine`] named `$ty` over the emdb-compatible crate `$krate`.
+/// Defines a [`crate::engine::BenchEngine`] named `$ty` over the emdb-compatible crate `$krate`;
+/// `$configure` gets the builder (path and range scans set) before it builds.
 #[allow(unused_macros, reason = "unused in a report-only build")]
 macro_rules! emdb_like {
     ($ty:ident, $krate:ident, $name:literal, $ranges:literal) => {
+        emdb_like!($ty, $krate, $name, $ranges, |b| b);
+    };
+    ($ty:ident, $krate:ident, $name:literal, $ranges:literal, $configure:expr) => {
         pub struct $ty($krate::Emdb);
 
         impl BenchEngine for $ty {
@@ -11,11 +15,11 @@ macro_rules! emdb_like {
             const RANGES_SCALE: bool = $ranges;
 
             fn open(dir: &std::path::Path) -> Self {
-                $ty($krate::EmdbBuilder::new()
+                let builder = $krate::EmdbBuilder::new()
                     .path(dir.join("db.emdb"))
-                    .enable_range_scans(true)
-                    .build()
-                    .unwrap())
+                    .enable_range_scans(true);
+                let configure: fn($krate::EmdbBuilder) -> $krate::EmdbBuilder = $configure;
+                $ty(configure(builder).build().unwrap())
             }
 
             fn bulk_load(&mut self, pairs: &[(Vec<u8>, Vec<u8>)]) {
@@ -76,6 +80,16 @@ macro_rules! emdb_like {
 pub mod ours {
     use crate::engine::BenchEngine;
     emdb_like!(Ours, emdb, "emdb", true);
+}
+
+/// Ours with every record sealed (AES-256-GCM, a raw key): what encryption at rest costs in
+/// each phase. Not one of the peers; run on its own (`--features emdb-aes`).
+#[cfg(feature = "emdb-aes")]
+pub mod ours_aes {
+    use crate::engine::BenchEngine;
+    emdb_like!(OursAes, emdb, "emdb-aes", true, |b| b
+        .encryption_key([0x5a; 32])
+        .cipher(emdb::Cipher::Aes256Gcm));
 }
 
 #[cfg(feature = "emdb085")]

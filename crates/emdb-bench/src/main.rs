@@ -1,6 +1,7 @@
 //! Side-by-side benchmark of emdb against redb, LMDB, fjall, sled and emdb 0.8.5, with the
 //! workload of redb's `lmdb_benchmark`. Each build has one engine feature; `cargo xtask bench
-//! --compare` builds and runs each in its own process and prints the comparison table.
+//! --compare` builds and runs each in its own process and prints the comparison table. Feature
+//! `emdb-aes` runs ours with encryption at rest instead, for its own table.
 //!
 //! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit [--threads 1,2,4,8] [--policy
 //! default|group] [--per-thread N]]`, or `emdb-bench --report FILE...` to print the comparison
@@ -9,6 +10,7 @@
 #![cfg_attr(
     not(any(
         feature = "emdb",
+        feature = "emdb-aes",
         feature = "emdb085",
         feature = "redb",
         feature = "sled",
@@ -224,6 +226,8 @@ fn main() {
     }
     #[cfg(feature = "emdb")]
     run::<emdb_like::ours::Ours>(&a);
+    #[cfg(feature = "emdb-aes")]
+    run::<emdb_like::ours_aes::OursAes>(&a);
     #[cfg(feature = "emdb085")]
     run::<emdb_like::v085::V085>(&a);
     #[cfg(feature = "redb")]
