@@ -10,8 +10,9 @@
 //! after a torn tail is cut at open) and two opens drew the same 4 random bytes: probability
 //! 2^-32 per such reuse. The associated data (file id and offset) is supplied by the caller.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use emdb_format::CipherId;
 use ring::aead::{AES_256_GCM, Aad, Algorithm, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA256, KeyType, Salt};
@@ -101,8 +102,10 @@ pub struct RecordCipher {
     cipher: Cipher,
     master: Key,
     session: [u8; 4],
-    /// Record key of the most recently used file.
-    current: RwLock<Option<([u8; 16], Arc<LessSafeKey>)>>,
+    /// Record key of the most recently used file, with its file id. Read on every seal and
+    /// open, by every reader thread: an `ArcSwap` load writes nothing other threads read (a
+    /// lock or a shared reference count would pass one cache line between their cores).
+    current: ArcSwapOption<([u8; 16], LessSafeKey)>,
 }
 
 impl std::fmt::Debug for RecordCipher {
@@ -122,7 +125,7 @@ impl RecordCipher {
             cipher,
             master,
             session,
-            current: RwLock::new(None),
+            current: ArcSwapOption::empty(),
         })
     }
 
@@ -131,23 +134,29 @@ impl RecordCipher {
         self.cipher
     }
 
-    fn record_key(&self, file_id: &[u8; 16]) -> Result<Arc<LessSafeKey>, CryptoError> {
-        if let Ok(guard) = self.current.read()
-            && let Some((id, key)) = guard.as_ref()
+    /// Runs `f` with the record key of file `file_id`, derived on first use after a switch of
+    /// files (the cache holds one: the engine works on one file at a time, and a compaction
+    /// or re-key moves it to the next for good).
+    fn with_record_key<R>(
+        &self,
+        file_id: &[u8; 16],
+        f: impl FnOnce(&LessSafeKey) -> R,
+    ) -> Result<R, CryptoError> {
+        let current = self.current.load();
+        if let Some((id, key)) = current.as_deref()
             && id == file_id
         {
-            return Ok(key.clone());
+            return Ok(f(key));
         }
-        let key = Arc::new(derive(
+        let key = derive(
             &self.master,
             file_id,
             RECORD_KEY_INFO,
             self.cipher.algorithm(),
-        )?);
-        if let Ok(mut guard) = self.current.write() {
-            *guard = Some((*file_id, key.clone()));
-        }
-        Ok(key)
+        )?;
+        let out = f(&key);
+        self.current.store(Some(Arc::new((*file_id, key))));
+        Ok(out)
     }
 
     /// Appends nonce, ciphertext and tag of `plaintext`, stored at `offset` of file `file_id`,
@@ -160,7 +169,6 @@ impl RecordCipher {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let key = self.record_key(file_id)?;
         let mut nonce = [0u8; NONCE_LEN];
         let (prefix, rest) = nonce.split_at_mut(4);
         prefix.copy_from_slice(&self.session);
@@ -169,8 +177,14 @@ impl RecordCipher {
         let start = out.len();
         out.extend_from_slice(plaintext);
         let body = out.get_mut(start..).ok_or(CryptoError::Encrypt)?;
-        let tag = key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
+        let tag = self
+            .with_record_key(file_id, |key| {
+                key.seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    body,
+                )
+            })?
             .map_err(|_| CryptoError::Encrypt)?;
         out.extend_from_slice(tag.as_ref());
         Ok(())
@@ -183,8 +197,7 @@ impl RecordCipher {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let key = self.record_key(file_id)?;
-        open_with(&key, aad, sealed)
+        self.with_record_key(file_id, |key| open_with(key, aad, sealed))?
     }
 
     /// The hash seed of the in-memory index of file `file_id`: secret (derived from the key),

@@ -244,17 +244,42 @@ impl LogReader {
 
     fn decode<R>(&self, offset: u64, bytes: &[u8], f: impl FnOnce(EntryRef<'_>) -> R) -> Result<R> {
         if let Some(sealer) = &self.sealer {
-            let (env, _) = SealedRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
-            let plain = sealer
-                .open(&entry_aad(&self.file_id, offset), env.sealed)
-                .map_err(|_| EngineError::Unseal { offset })?;
-            let (e, _) = EntryRef::decode(&plain).map_err(|e| corrupt(offset, e))?;
+            let plain = self.open_sealed(sealer.as_ref(), offset, bytes)?;
+            let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
             return Ok(f(e));
         }
         let (e, _) = self
             .decode_plain(offset, bytes)
             .map_err(|e| corrupt(offset, e))?;
         Ok(f(e))
+    }
+
+    /// The plaintext entry sealed in the envelope at the start of `bytes` (found at `offset`).
+    /// Its authentication covers the entry's bytes, so the entry's own CRC need not be checked
+    /// again when it is decoded.
+    fn open_sealed(&self, sealer: &dyn Sealer, offset: u64, bytes: &[u8]) -> Result<Vec<u8>> {
+        let (env, _) = SealedRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
+        sealer
+            .open(&entry_aad(&self.file_id, offset), env.sealed)
+            .map_err(|_| EngineError::Unseal { offset })
+    }
+
+    /// The value of the sealed entry at `offset`, in the buffer it was decrypted into (moved to
+    /// its front: no second allocation), with its expiry.
+    fn sealed_value(&self, sealer: &dyn Sealer, offset: u64) -> Result<(ValueBytes, u64)> {
+        let mut plain = match &self.map {
+            Some(slot) => {
+                let m = slot.load();
+                let at = usize::try_from(offset).unwrap_or(usize::MAX);
+                self.open_sealed(sealer, offset, m.as_slice().get(at..).unwrap_or_default())?
+            }
+            None => self.open_sealed(sealer, offset, &self.read_item(offset)?)?,
+        };
+        let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
+        let (start, len, exp) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len(), e.expires_at);
+        plain.truncate(start + len);
+        plain.drain(..start);
+        Ok((ValueBytes::Owned(plain), exp))
     }
 
     /// Reads the bytes of the item at `offset` with `pread`.
@@ -300,6 +325,9 @@ impl LogReader {
             let start = at + ENTRY_HEADER_LEN + e.key.len();
             let (len, exp) = (e.value.len(), e.expires_at);
             return Ok((ValueBytes::Mapped { map: m, start, len }, exp));
+        }
+        if let Some(sealer) = &self.sealer {
+            return self.sealed_value(sealer.as_ref(), offset);
         }
         self.with_entry(offset, |e| {
             (ValueBytes::Owned(e.value.to_vec()), e.expires_at)
