@@ -1,0 +1,266 @@
+//! Unit tests of the writer: appends, preallocation, streamed frames and their failures.
+
+use std::io;
+use std::path::Path;
+
+use parking_lot::Mutex;
+
+use emdb_format::{Frame, FrameBuilder, FrameFlags, FrameKind};
+
+use super::*;
+use crate::storage::faulty::{FaultOp, FaultPlan, FaultyStorage};
+use crate::storage::watched::WatchedFile;
+use crate::storage::{OpenMode, Storage};
+
+/// The log file, and the range of every write made to it.
+struct Recorded {
+    file: Arc<dyn StorageFile>,
+    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+}
+
+impl Recorded {
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+}
+
+/// A writer over an empty file with 4 KiB preallocation steps, its reader, the recording
+/// file and the storage it lives in.
+fn empty_log() -> (LogWriter, LogReader, Recorded, FaultyStorage) {
+    let storage = FaultyStorage::new();
+    let inner = storage
+        .open(Path::new("log"), OpenMode::Truncate)
+        .expect("in-memory open");
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let seen = writes.clone();
+    let file: Arc<dyn StorageFile> = Arc::new(WatchedFile::new(inner, move |buf, at| {
+        seen.lock().push((at, at + buf.len() as u64));
+    }));
+    let reader = LogReader::new(file.clone(), 0, false, [0; 16], None).expect("no map");
+    (
+        LogWriter::new(file.clone(), 0, 0, 4096),
+        reader,
+        Recorded { file, writes },
+        storage,
+    )
+}
+
+/// Reserves and appends a frame of `len` bytes of `byte`.
+fn append(w: &mut LogWriter, reader: &LogReader, len: usize, byte: u8) -> Result<()> {
+    w.buf = vec![byte; len];
+    w.reserve(len as u64, reader)?;
+    w.append_buf().map(|_| ())
+}
+
+#[test]
+fn growing_writes_zeros_past_the_frame_only() {
+    let (mut w, reader, file, storage) = empty_log();
+    // 10,000 bytes from an empty file: a 12 KiB file, zeroed from the frame's end.
+    w.buf = vec![7; 10_000];
+    w.reserve(10_000, &reader).unwrap();
+    assert_eq!(w.allocated, 12_288);
+    assert_eq!(file.len().unwrap(), 12_288);
+    assert_eq!(*file.writes.lock(), [(10_000, 12_288)]);
+    w.append_buf().unwrap();
+    let bytes = storage.live_bytes(Path::new("log")).unwrap();
+    assert!(bytes[..10_000].iter().all(|&b| b == 7));
+    assert!(bytes[10_000..].iter().all(|&b| b == 0));
+    // A frame that fits writes nothing else.
+    append(&mut w, &reader, 2_000, 8).unwrap();
+    assert_eq!(file.writes.lock().len(), 3);
+    assert_eq!(w.allocated, 12_288);
+}
+
+#[test]
+fn a_frame_ending_on_a_chunk_boundary_extends_the_file_before_it_is_written() {
+    let (mut w, reader, file, storage) = empty_log();
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    file.writes.lock().clear();
+    // Ends at 16 KiB, exactly the grown length: no zeros to write, and the file is
+    // extended (so a map of the new length would not reach past its end) before the write.
+    w.buf = vec![9; 6_384];
+    w.reserve(6_384, &reader).unwrap();
+    assert_eq!(w.allocated, 16_384);
+    assert_eq!(file.len().unwrap(), 16_384);
+    assert!(file.writes.lock().is_empty());
+    w.append_buf().unwrap();
+    let bytes = storage.live_bytes(Path::new("log")).unwrap();
+    assert_eq!(bytes.len(), 16_384);
+    assert!(bytes[10_000..].iter().all(|&b| b == 9));
+}
+
+#[test]
+fn a_large_frame_is_written_in_pieces_in_order() {
+    let (mut w, reader, file, storage) = empty_log();
+    let frame: Vec<u8> = (0..WRITE_PIECE * 5 / 2).map(|i| i as u8).collect();
+    w.buf.clone_from(&frame);
+    w.reserve(frame.len() as u64, &reader).unwrap();
+    file.writes.lock().clear();
+    w.append_buf().unwrap();
+    let piece = WRITE_PIECE as u64;
+    assert_eq!(
+        *file.writes.lock(),
+        [
+            (0, piece),
+            (piece, 2 * piece),
+            (2 * piece, frame.len() as u64)
+        ]
+    );
+    assert_eq!(w.tail, frame.len() as u64);
+    let bytes = storage.live_bytes(Path::new("log")).unwrap();
+    assert_eq!(&bytes[..frame.len()], frame.as_slice());
+}
+
+#[test]
+fn a_failed_piece_fails_the_append_and_keeps_the_tail() {
+    let (mut w, reader, _file, storage) = empty_log();
+    w.buf = vec![5; WRITE_PIECE * 2];
+    w.reserve(w.buf.len() as u64, &reader).unwrap();
+    storage.set_plan(FaultPlan::FailOnce {
+        op: FaultOp::Write,
+        n: 1,
+    });
+    let err = w.append_buf().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Io {
+                op: "appending to the log",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(w.tail, 0);
+}
+
+/// Puts of `values`, each keyed by its first 8 bytes, and the frame `FrameBuilder` makes of
+/// them.
+fn big_batch(values: &[Vec<u8>]) -> (Vec<EntryRef<'_>>, Vec<u8>) {
+    let entries: Vec<_> = values
+        .iter()
+        .map(|v| EntryRef::put(0, &v[..8], v, 0))
+        .collect();
+    let mut built = Vec::new();
+    let mut b = FrameBuilder::new(&mut built, FrameKind::Batch, FrameFlags::default());
+    for e in &entries {
+        b.push_entry(e);
+    }
+    b.finish(0).unwrap();
+    (entries, built)
+}
+
+fn values(n: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| vec![i as u8; 1_000]).collect()
+}
+
+#[test]
+fn a_streamed_frame_goes_body_first_in_pieces_then_its_header() {
+    let (mut w, reader, file, storage) = empty_log();
+    append(&mut w, &reader, 24, 1).unwrap();
+    let values = values(2_500);
+    let (entries, built) = big_batch(&values);
+    let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
+    assert_eq!(frame.len(), built.len() as u64);
+    w.reserve(frame.len(), &reader).unwrap();
+    file.writes.lock().clear();
+    assert_eq!(w.append(frame).unwrap(), 24);
+    let writes = file.writes.lock().clone();
+    // Pieces of whole entries, each just past WRITE_PIECE but the last, back to back from
+    // the end of the header; then the header.
+    assert_eq!(writes.len(), 4, "{writes:?}");
+    assert_eq!(writes[0].0, 24 + FRAME_HEADER_LEN as u64);
+    for pair in writes[..3].windows(2) {
+        assert_eq!(pair[0].1, pair[1].0);
+        assert!(pair[0].1 - pair[0].0 >= WRITE_PIECE as u64);
+    }
+    assert_eq!(writes[2].1, 24 + built.len() as u64);
+    assert_eq!(writes[3], (24, 24 + FRAME_HEADER_LEN as u64));
+    let bytes = storage.live_bytes(Path::new("log")).unwrap();
+    assert_eq!(&bytes[24..24 + built.len()], built.as_slice());
+    assert_eq!(w.tail, 24 + built.len() as u64);
+    assert_eq!(w.last_frame, (24, crc_field(&built)));
+    let want: Vec<u64> = Frame::decode(&built)
+        .unwrap()
+        .items()
+        .map(|i| 24 + i.unwrap().0 as u64)
+        .collect();
+    assert_eq!(w.offsets, want);
+}
+
+#[test]
+fn a_failed_write_of_a_streamed_frame_leaves_its_length_field_zero() {
+    // The second piece fails, then (another run) the header.
+    for n in [1, 3] {
+        let (mut w, reader, _file, storage) = empty_log();
+        let values = values(2_500);
+        let (entries, _) = big_batch(&values);
+        let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
+        w.reserve(frame.len(), &reader).unwrap();
+        storage.set_plan(FaultPlan::FailOnce {
+            op: FaultOp::Write,
+            n,
+        });
+        let err = w.append(frame).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Io {
+                    op: "appending to the log",
+                    ..
+                }
+            ),
+            "write {n}: {err:?}"
+        );
+        assert_eq!(w.tail, 0, "write {n}");
+        let bytes = storage.live_bytes(Path::new("log")).unwrap();
+        assert_eq!(bytes[..4], [0; 4], "write {n}: the log still ends here");
+        assert_ne!(
+            bytes[FRAME_HEADER_LEN..][..8],
+            [0; 8],
+            "write {n}: body written"
+        );
+    }
+}
+
+#[test]
+fn the_buffer_of_a_large_frame_is_freed_and_a_small_one_kept() {
+    let (mut w, reader, _file, _storage) = empty_log();
+    append(&mut w, &reader, 1_000, 1).unwrap();
+    w.release_large_buffer();
+    assert!(
+        w.buf.capacity() >= 1_000,
+        "a small buffer is kept for reuse"
+    );
+    append(&mut w, &reader, KEEP_BUF + 1, 2).unwrap();
+    w.release_large_buffer();
+    assert_eq!(w.buf.capacity(), 0);
+    // The next frame encodes into a fresh buffer.
+    append(&mut w, &reader, 10, 3).unwrap();
+    assert_eq!(w.tail, (1_000 + KEEP_BUF + 1 + 10) as u64);
+}
+
+#[test]
+fn a_failed_extension_is_an_error_and_keeps_the_allocated_length() {
+    for (frame, what) in [(6_384, "extending"), (3_000, "zero-filling")] {
+        let (mut w, reader, _file, storage) = empty_log();
+        append(&mut w, &reader, 10_000, 7).unwrap();
+        storage.set_plan(FaultPlan::FailOnce {
+            op: FaultOp::Write,
+            n: 0,
+        });
+        w.buf = vec![9; frame];
+        let err = w.reserve(frame as u64, &reader).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Io {
+                    op: "preallocating the log",
+                    ..
+                }
+            ),
+            "{what}: {err:?}"
+        );
+        assert_eq!(w.allocated, 12_288, "{what}");
+    }
+}
