@@ -18,6 +18,27 @@ fn with_key(path: &std::path::Path, key: [u8; 32]) -> emdb::Result<Emdb> {
     EmdbBuilder::new().path(path).encryption_key(key).build()
 }
 
+/// A new encrypted database at `path` using `cipher`.
+fn with_cipher(path: &std::path::Path, cipher: Cipher) -> Emdb {
+    EmdbBuilder::new()
+        .path(path)
+        .encryption_key(KEY)
+        .cipher(cipher)
+        .build()
+        .unwrap()
+}
+
+/// Fails if any of `needles` appears anywhere in the file at `path`.
+fn assert_no_plaintext(path: &std::path::Path, needles: &[&str]) {
+    let raw = std::fs::read(path).unwrap();
+    for needle in needles {
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} on disk"
+        );
+    }
+}
+
 fn with_pass(path: &std::path::Path, pass: &str) -> emdb::Result<Emdb> {
     EmdbBuilder::new()
         .path(path)
@@ -30,12 +51,7 @@ fn records_round_trip_and_no_plaintext_reaches_the_disk() {
     for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
         let (_d, path) = temp_path();
         {
-            let db = EmdbBuilder::new()
-                .path(&path)
-                .encryption_key(KEY)
-                .cipher(cipher)
-                .build()
-                .unwrap();
+            let db = with_cipher(&path, cipher);
             let ns = db.namespace("topsecret-namespace").unwrap();
             ns.insert("SECRET-KEY-1", "SECRET-VALUE-1").unwrap();
             #[cfg(feature = "ttl")]
@@ -51,13 +67,10 @@ fn records_round_trip_and_no_plaintext_reaches_the_disk() {
                 .unwrap();
             assert!(db.stats().unwrap().encrypted);
         }
-        let raw = std::fs::read(&path).unwrap();
-        for needle in ["SECRET-KEY", "SECRET-VALUE", "topsecret-namespace"] {
-            assert!(
-                !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{needle} on disk"
-            );
-        }
+        assert_no_plaintext(
+            &path,
+            &["SECRET-KEY", "SECRET-VALUE", "topsecret-namespace"],
+        );
         let db = with_key(&path, KEY).unwrap();
         assert_eq!(
             db.namespace("topsecret-namespace")
@@ -86,12 +99,7 @@ fn a_large_encrypted_batch_round_trips() {
     for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
         let (_d, path) = temp_path();
         {
-            let db = EmdbBuilder::new()
-                .path(&path)
-                .encryption_key(KEY)
-                .cipher(cipher)
-                .build()
-                .unwrap();
+            let db = with_cipher(&path, cipher);
             db.insert_many(keys.iter().map(|k| (k.as_str(), value.as_str())))
                 .unwrap();
             assert_eq!(
@@ -99,16 +107,9 @@ fn a_large_encrypted_batch_round_trips() {
                 Some(value.clone().into_bytes())
             );
         }
-        let raw = std::fs::read(&path).unwrap();
-        for needle in ["BULK-KEY", "BULK-VALUE"] {
-            assert!(!raw.windows(needle.len()).any(|w| w == needle.as_bytes()));
-        }
-        let db = EmdbBuilder::new()
-            .path(&path)
-            .encryption_key(KEY)
-            .cipher(cipher)
-            .build()
-            .unwrap();
+        assert_no_plaintext(&path, &["BULK-KEY", "BULK-VALUE"]);
+        // The cipher comes from the file.
+        let db = with_key(&path, KEY).unwrap();
         assert_eq!(db.len().unwrap(), keys.len());
         for k in keys.iter().step_by(101) {
             assert_eq!(db.get(k).unwrap(), Some(value.clone().into_bytes()));
