@@ -99,12 +99,13 @@ impl Rewrite {
             index_seed(&header.file_id, reader.sealer()),
             engine.config.range_index,
         );
-        let writer = LogWriter::new(
+        let mut writer = LogWriter::new(
             file.clone(),
             LOG_START,
             HEADER_REGION_LEN as u64,
             engine.config.prealloc_min,
         );
+        writer.set_zero_fill(false);
         Ok(Rewrite {
             file,
             cur: Generation {
@@ -245,7 +246,9 @@ impl Rewrite {
         self.file
             .set_len(self.writer.tail)
             .map_err(EngineError::io("trimming a rewrite file"))?;
-        self.writer.allocated = self.writer.tail;
+        self.writer.truncated(self.writer.tail);
+        // The file becomes the live log: its appends keep a zeroed window ahead again.
+        self.writer.set_zero_fill(true);
         self.cur.reader.remap(self.writer.tail)?;
         self.file
             .sync_all()

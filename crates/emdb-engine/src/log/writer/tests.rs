@@ -27,6 +27,10 @@ impl Recorded {
 /// A writer over an empty file with 4 KiB preallocation steps, its reader, the recording
 /// file and the storage it lives in.
 fn empty_log() -> (LogWriter, LogReader, Recorded, FaultyStorage) {
+    empty_log_with_chunks(4096)
+}
+
+fn empty_log_with_chunks(min_chunk: u64) -> (LogWriter, LogReader, Recorded, FaultyStorage) {
     let storage = FaultyStorage::new();
     let inner = storage
         .open(Path::new("log"), OpenMode::Truncate)
@@ -38,7 +42,7 @@ fn empty_log() -> (LogWriter, LogReader, Recorded, FaultyStorage) {
     }));
     let reader = LogReader::new(file.clone(), 0, false, [0; 16], None).expect("no map");
     (
-        LogWriter::new(file.clone(), 0, 0, 4096),
+        LogWriter::new(file.clone(), 0, 0, min_chunk),
         reader,
         Recorded { file, writes },
         storage,
@@ -242,25 +246,103 @@ fn the_buffer_of_a_large_frame_is_freed_and_a_small_one_kept() {
 
 #[test]
 fn a_failed_extension_is_an_error_and_keeps_the_allocated_length() {
-    for (frame, what) in [(6_384, "extending"), (3_000, "zero-filling")] {
-        let (mut w, reader, _file, storage) = empty_log();
-        append(&mut w, &reader, 10_000, 7).unwrap();
-        storage.set_plan(FaultPlan::FailOnce {
-            op: FaultOp::Write,
-            n: 0,
-        });
-        w.buf = vec![9; frame];
-        let err = w.reserve(frame as u64, &reader).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                EngineError::Io {
-                    op: "preallocating the log",
-                    ..
-                }
-            ),
-            "{what}: {err:?}"
-        );
-        assert_eq!(w.allocated, 12_288, "{what}");
-    }
+    let (mut w, reader, _file, storage) = empty_log();
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    storage.set_plan(FaultPlan::FailOnce {
+        op: FaultOp::Write,
+        n: 0,
+    });
+    w.buf = vec![9; 6_384];
+    let err = w.reserve(6_384, &reader).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Io {
+                op: "preallocating the log",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(w.allocated, 12_288);
+}
+
+#[test]
+fn a_failed_zero_fill_is_an_error_and_the_next_reserve_zeroes_again() {
+    let (mut w, reader, file, storage) = empty_log_with_chunks(4 << 20);
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    // A frame past the zeroed window, within the file: its zeros fail to be written.
+    let frame = 2 << 20;
+    storage.set_plan(FaultPlan::FailOnce {
+        op: FaultOp::Write,
+        n: 0,
+    });
+    w.buf = vec![9; frame];
+    let err = w.reserve(frame as u64, &reader).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Io {
+                op: "preallocating the log",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    file.writes.lock().clear();
+    w.reserve(frame as u64, &reader).unwrap();
+    let end = 10_000 + frame as u64;
+    assert_eq!(*file.writes.lock(), [(end, end + ZERO_AHEAD)]);
+}
+
+/// The file grows a chunk at a time, but zeros are written only a window ahead of the frame
+/// that needed them: a frame within the window writes nothing else, one that passes it zeroes
+/// the next window from its own end.
+#[test]
+fn zeros_are_kept_a_window_ahead_of_the_tail_not_a_chunk() {
+    let (mut w, reader, file, storage) = empty_log_with_chunks(8 << 20);
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    assert_eq!(w.allocated, 8 << 20);
+    assert_eq!(file.len().unwrap(), 8 << 20);
+    assert_eq!(
+        *file.writes.lock(),
+        [(10_000, 10_000 + ZERO_AHEAD), (0, 10_000)],
+        "one window of zeros, not the chunk, then the frame"
+    );
+    file.writes.lock().clear();
+    let small = 1_000;
+    append(&mut w, &reader, small, 8).unwrap();
+    assert_eq!(*file.writes.lock(), [(10_000, 11_000)], "inside the window");
+    file.writes.lock().clear();
+    let crossing = ZERO_AHEAD as usize;
+    append(&mut w, &reader, crossing, 9).unwrap();
+    let end = 11_000 + ZERO_AHEAD;
+    assert_eq!(file.writes.lock()[0], (end, end + ZERO_AHEAD));
+    let bytes = storage.live_bytes(Path::new("log")).unwrap();
+    assert!(bytes[end as usize..].iter().all(|&b| b == 0));
+}
+
+/// A rewrite file extends without zeroing (nothing syncs it before it is whole); once it is cut
+/// to its tail and live, its appends keep a zeroed window again.
+#[test]
+fn a_writer_without_zero_fill_only_extends_until_it_is_turned_back_on() {
+    let (mut w, reader, file, _storage) = empty_log_with_chunks(1 << 20);
+    w.set_zero_fill(false);
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    append(&mut w, &reader, 3 << 20, 8).unwrap();
+    let tail = w.tail;
+    // The frames only (the second in 1 MiB pieces), back to back: no zeros.
+    let writes = file.writes.lock().clone();
+    assert_eq!(writes.first().map(|w| w.0), Some(0));
+    assert!(writes.windows(2).all(|p| p[0].1 == p[1].0), "{writes:?}");
+    assert_eq!(writes.last().map(|w| w.1), Some(tail), "{writes:?}");
+    // Cut to its tail, as compaction does before the file goes live.
+    file.file.set_len(tail).unwrap();
+    w.truncated(tail);
+    reader.remap(tail).unwrap();
+    w.set_zero_fill(true);
+    file.writes.lock().clear();
+    append(&mut w, &reader, 100, 9).unwrap();
+    let zeros = (tail + 100, (tail + 100 + ZERO_AHEAD).min(w.allocated));
+    assert_eq!(*file.writes.lock(), [zeros, (tail, tail + 100)]);
 }
