@@ -259,8 +259,9 @@ mod tests {
             if i % 3 == 0 {
                 assert!(matches!(staged, Some(StagedRef::Delete)));
             } else {
+                let want = format!("v{i}");
                 assert!(
-                    matches!(staged, Some(StagedRef::Put { value, .. }) if *value == *format!("v{i}").as_bytes())
+                    matches!(staged, Some(StagedRef::Put { value, .. }) if value == want.as_bytes())
                 );
             }
         }

@@ -5,9 +5,9 @@
 //! frame: for the same sealed bytes). The frame length follows from the entries' encoded
 //! lengths, and a sealed item's length from its plaintext's (every supported AEAD adds a
 //! [`NONCE_LEN`]-byte nonce and a [`TAG_LEN`]-byte tag), so it is known before any byte is
-//! produced; the CRC accumulates over the body as it is produced. The header, which holds both, comes
-//! last: a writer that puts it on disk after the body leaves a frame interrupted part-way with a
-//! zero length field, which reads as the end of the log (a torn tail), never as a frame.
+//! produced; the CRC accumulates over the body as it is produced. The header, which holds both,
+//! comes last: a writer that puts it on disk after the body leaves a frame interrupted part-way
+//! with a zero length field, which reads as the end of the log (a torn tail), never as a frame.
 //!
 //! [`FrameBuilder`]: crate::frame::FrameBuilder
 
