@@ -248,12 +248,24 @@ fn the_buffer_of_a_large_frame_is_freed_and_a_small_one_kept() {
 fn a_failed_extension_is_an_error_and_keeps_the_allocated_length() {
     let (mut w, reader, _file, storage) = empty_log();
     append(&mut w, &reader, 10_000, 7).unwrap();
+    reserve_failing_its_first_write(&mut w, &reader, &storage, 6_384);
+    assert_eq!(w.allocated, 12_288);
+}
+
+/// Reserves room for a frame of `len` bytes with the first write (or length change) failing:
+/// a preallocation error.
+fn reserve_failing_its_first_write(
+    w: &mut LogWriter,
+    reader: &LogReader,
+    storage: &FaultyStorage,
+    len: usize,
+) {
     storage.set_plan(FaultPlan::FailOnce {
         op: FaultOp::Write,
         n: 0,
     });
-    w.buf = vec![9; 6_384];
-    let err = w.reserve(6_384, &reader).unwrap_err();
+    w.buf = vec![9; len];
+    let err = w.reserve(len as u64, reader).unwrap_err();
     assert!(
         matches!(
             err,
@@ -264,7 +276,6 @@ fn a_failed_extension_is_an_error_and_keeps_the_allocated_length() {
         ),
         "{err:?}"
     );
-    assert_eq!(w.allocated, 12_288);
 }
 
 #[test]
@@ -273,22 +284,7 @@ fn a_failed_zero_fill_is_an_error_and_the_next_reserve_zeroes_again() {
     append(&mut w, &reader, 10_000, 7).unwrap();
     // A frame past the zeroed window, within the file: its zeros fail to be written.
     let frame = 2 << 20;
-    storage.set_plan(FaultPlan::FailOnce {
-        op: FaultOp::Write,
-        n: 0,
-    });
-    w.buf = vec![9; frame];
-    let err = w.reserve(frame as u64, &reader).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Io {
-                op: "preallocating the log",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    reserve_failing_its_first_write(&mut w, &reader, &storage, frame);
     file.writes.lock().clear();
     w.reserve(frame as u64, &reader).unwrap();
     let end = 10_000 + frame as u64;
