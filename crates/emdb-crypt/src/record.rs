@@ -134,9 +134,10 @@ impl RecordCipher {
         self.cipher
     }
 
-    /// Runs `f` with the record key of file `file_id`, derived on first use after a switch of
-    /// files (the cache holds one: the engine works on one file at a time, and a compaction
-    /// or re-key moves it to the next for good).
+    /// Runs `f` with the record key of file `file_id`, derived again after a switch of files.
+    /// The cache holds one key: the engine uses one file at a time, except while a compaction
+    /// or re-key copies into the next one, when readers of the old file and the copy take
+    /// turns (each turn one HKDF derivation) until the new file replaces the old for good.
     fn with_record_key<R>(
         &self,
         file_id: &[u8; 16],
