@@ -4,8 +4,8 @@
 //! `emdb-aes` runs ours with encryption at rest instead, for its own table.
 //!
 //! Usage: `emdb-bench [--n N] [--out FILE] [--group-commit [--threads 1,2,4,8] [--policy
-//! default|group] [--per-thread N]]`, or `emdb-bench --report FILE...` to print the comparison
-//! table of earlier runs.
+//! default|group] [--per-thread N]] [--interleaved ROUNDS]`, or `emdb-bench --report FILE...`
+//! to print the comparison table of earlier runs.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(any(
@@ -45,6 +45,8 @@ struct Args {
     n: usize,
     out: Option<PathBuf>,
     group_commit: bool,
+    /// Rounds of individual durable writes alternating with the no-engine baseline (0: none).
+    interleaved: usize,
     /// Group-commit runs: thread counts, policies (by label) and records per thread.
     threads: Vec<usize>,
     policies: Vec<String>,
@@ -70,6 +72,7 @@ fn args() -> Args {
         n: 1_000_000,
         out: None,
         group_commit: false,
+        interleaved: 0,
         threads: vec![1, 2, 4, 8],
         policies: vec!["default".into(), "group".into()],
         per_thread: 5_000,
@@ -80,6 +83,7 @@ fn args() -> Args {
             "--n" => a.n = number(it.next(), "--n"),
             "--out" => a.out = it.next().map(PathBuf::from),
             "--group-commit" => a.group_commit = true,
+            "--interleaved" => a.interleaved = number(it.next(), "--interleaved"),
             "--threads" => a.threads = list(it.next(), "--threads"),
             "--policy" => a.policies = list(it.next(), "--policy"),
             "--per-thread" => a.per_thread = number(it.next(), "--per-thread"),
@@ -148,6 +152,61 @@ fn fdatasync_baseline() -> (f64, f64) {
         in_place.sync_data().unwrap();
     }
     (append_ms, start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// The individual-writes phase against its no-engine floor, alternating in one process so
+/// both see the same state of the disk (whose pace drifts over seconds): each round, 1,000
+/// `insert` + `flush` on a database of `a.n` records, then 1,000 x (write 200 bytes +
+/// `fdatasync`) in a preallocated file. Prints both times per round and their ratio.
+#[cfg(feature = "emdb")]
+fn interleaved_individual_writes(a: &Args) {
+    use std::os::unix::fs::FileExt;
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let db = emdb::EmdbBuilder::new()
+        .path(dir.path().join("db.emdb"))
+        .enable_range_scans(true)
+        .build()
+        .unwrap();
+    let mut rng = workload::Rng::new(0x00c0_ffee);
+    let pairs: Vec<_> = (0..a.n).map(|_| rng.pair()).collect();
+    db.insert_many(pairs.iter().map(|(k, v)| (k, v))).unwrap();
+    db.flush().unwrap();
+    let record = [0x5au8; 200];
+    let floor = std::fs::File::create(dir.path().join("floor")).unwrap();
+    floor
+        .write_all_at(&vec![0u8; 200 * 1_000 * a.interleaved], 0)
+        .unwrap();
+    floor.sync_all().unwrap();
+    let mut at = 0u64;
+    let mut rows = Vec::new();
+    for _ in 0..a.interleaved {
+        let start = Instant::now();
+        for _ in 0..1_000 {
+            let (k, v) = rng.pair();
+            db.insert(k, v).unwrap();
+            db.flush().unwrap();
+        }
+        let ours = start.elapsed().as_secs_f64() * 1e3;
+        let start = Instant::now();
+        for _ in 0..1_000 {
+            floor.write_all_at(&record, at).unwrap();
+            floor.sync_data().unwrap();
+            at += record.len() as u64;
+        }
+        let base = start.elapsed().as_secs_f64() * 1e3;
+        eprintln!(
+            "  emdb {ours:.1} ms, floor {base:.1} ms: {:.2}x",
+            ours / base
+        );
+        rows.push(json!({ "emdb_ms": ours, "floor_ms": base }));
+    }
+    let out = json!({ "engine": "emdb", "n": a.n, "interleaved_individual_writes": rows });
+    match &a.out {
+        Some(p) => std::fs::write(p, out.to_string()).unwrap(),
+        None => println!("{out}"),
+    }
 }
 
 #[cfg(feature = "emdb")]
@@ -222,6 +281,11 @@ fn main() {
     if a.group_commit {
         #[cfg(feature = "emdb")]
         group_commit(&a);
+        return;
+    }
+    if a.interleaved > 0 {
+        #[cfg(feature = "emdb")]
+        interleaved_individual_writes(&a);
         return;
     }
     #[cfg(feature = "emdb")]
