@@ -201,10 +201,7 @@ impl LogReader {
         offset: u64,
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
-        if let Some(slot) = &self.map {
-            return self.with_entry_in(Some(&slot.load()), offset, f);
-        }
-        self.with_entry_in(None, offset, f)
+        self.with_item(offset, |bytes| self.decode(offset, bytes, f))
     }
 
     /// [`LogReader::with_entry`] through `map`, a mapping from [`LogReader::mapping`] that
@@ -216,13 +213,29 @@ impl LogReader {
         offset: u64,
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
-        let at = usize::try_from(offset).map_err(|_| EngineError::FileTooLarge { max: 0 })?;
-        if let Some(m) = map {
-            let bytes = m.as_slice().get(at..).unwrap_or_default();
-            return self.decode(offset, bytes, f);
+        self.with_item_in(map, offset, |bytes| self.decode(offset, bytes, f))
+    }
+
+    /// Hands `f` the bytes from the item at `offset` on, through the current map or `pread`.
+    fn with_item<R>(&self, offset: u64, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+        match &self.map {
+            Some(slot) => self.with_item_in(Some(&slot.load()), offset, f),
+            None => self.with_item_in(None, offset, f),
         }
-        let owned = self.read_item(offset)?;
-        self.decode(offset, &owned, f)
+    }
+
+    /// [`LogReader::with_item`] through `map` (see [`LogReader::with_entry_in`]).
+    fn with_item_in<R>(
+        &self,
+        map: Option<&Mapping>,
+        offset: u64,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let at = usize::try_from(offset).map_err(|_| EngineError::FileTooLarge { max: 0 })?;
+        match map {
+            Some(m) => f(m.as_slice().get(at..).unwrap_or_default()),
+            None => f(&self.read_item(offset)?),
+        }
     }
 
     /// [`LogReader::with_entry_in`] for an entry known to be a `Put` (one the index points at):
@@ -267,14 +280,7 @@ impl LogReader {
     /// The value of the sealed entry at `offset`, in the buffer it was decrypted into (moved to
     /// its front: no second allocation), with its expiry.
     fn sealed_value(&self, sealer: &dyn Sealer, offset: u64) -> Result<(ValueBytes, u64)> {
-        let mut plain = match &self.map {
-            Some(slot) => {
-                let m = slot.load();
-                let at = usize::try_from(offset).unwrap_or(usize::MAX);
-                self.open_sealed(sealer, offset, m.as_slice().get(at..).unwrap_or_default())?
-            }
-            None => self.open_sealed(sealer, offset, &self.read_item(offset)?)?,
-        };
+        let mut plain = self.with_item(offset, |bytes| self.open_sealed(sealer, offset, bytes))?;
         let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
         let (start, len, exp) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len(), e.expires_at);
         plain.truncate(start + len);
