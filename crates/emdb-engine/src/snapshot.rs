@@ -226,11 +226,7 @@ pub(crate) fn decode(
         for _ in 0..SHARDS {
             let n = usize::try_from(c.u64()?).ok()?;
             let raw = c.take(n.checked_mul(8)?)?;
-            let slots: Vec<u64> = raw
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-                .collect();
-            shards.push(Table::from_raw(&slots, LOG_START, point.log_end)?);
+            shards.push(Table::from_le_bytes(raw, LOG_START, point.log_end)?);
         }
         tables.push((id, expiring, shards));
     }

@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
 use parking_lot::{Mutex, MutexGuard};
 
+mod raw;
+
 pub(crate) const TAG_BITS: u32 = 24;
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
@@ -183,48 +185,6 @@ impl Table {
             }
         }
         Ok(None)
-    }
-
-    /// Builds a table from snapshot slots; `None` if they are not a valid table for offsets in
-    /// `min_offset..max_offset` (a capacity that is not a power of two, an offset out of range,
-    /// more than 7/8 of the slots used). The slots keep their positions.
-    pub(crate) fn from_raw(slots: &[u64], min_offset: u64, max_offset: u64) -> Option<Self> {
-        let cap = slots.len();
-        if cap != 0 && (!cap.is_power_of_two() || cap < MIN_CAPACITY) {
-            return None;
-        }
-        let mut len = 0;
-        for s in slots.iter().filter(|s| **s != 0) {
-            let off = unpack_offset(*s);
-            if off < min_offset || off >= max_offset {
-                return None;
-            }
-            len += 1;
-        }
-        if len * 8 > cap * 7 {
-            return None;
-        }
-        let table = Table::default();
-        if cap == 0 {
-            return Some(table);
-        }
-        let dir = table
-            .segments
-            .get_or_init(|| (0..SEGMENTS).map(|_| OnceLock::new()).collect());
-        let mut start = 0;
-        while start < cap {
-            let (k, _) = locate(start);
-            let end = if k == 0 { MIN_CAPACITY } else { start * 2 };
-            let seg: Segment = slots[start..end]
-                .iter()
-                .map(|s| AtomicU64::new(*s))
-                .collect();
-            dir.get(k)?.set(seg).ok()?;
-            start = end;
-        }
-        table.capacity.store(cap, Ordering::Release);
-        *table.writer.lock() = len;
-        Some(table)
     }
 }
 
@@ -462,45 +422,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn raw_round_trip_validates() {
-        let t = Table::default();
-        for k in 0..100u64 {
-            t.lock().upsert(k as u32, 4096 + 8 * k, eq_key(k)).unwrap();
-        }
-        let raw: Vec<u64> = t.lock().raw_slots().collect();
-        let back = Table::from_raw(&raw, 4096, 1 << 20).unwrap();
-        assert_eq!(back.len(), 100);
-        assert_eq!(back.capacity(), raw.len());
-        assert_eq!(
-            back.lock().raw_slots().collect::<Vec<_>>(),
-            raw,
-            "positions kept"
-        );
-        for k in 0..100u64 {
-            assert_eq!(back.find(k as u32, eq_key(k)), Ok(Some(4096 + 8 * k)));
-        }
-        // The loaded table takes writes (and grows) like any other.
-        for k in 100..300u64 {
-            back.lock()
-                .upsert(k as u32, 4096 + 8 * k, eq_key(k))
-                .unwrap();
-        }
-        assert!((0..300u64).all(|k| back.find(k as u32, eq_key(k)) == Ok(Some(4096 + 8 * k))));
-        // Rejected: an offset out of range, a capacity not a power of two or below the minimum,
-        // a load over 7/8.
-        assert!(Table::from_raw(&raw, 8192, 1 << 20).is_none());
-        assert!(Table::from_raw(&[1, 2, 3], 0, u64::MAX).is_none());
-        assert!(Table::from_raw(&[0; 8], 0, u64::MAX).is_none());
-        assert!(Table::from_raw(&[4096 >> 3; 16], 0, u64::MAX).is_none());
-        assert_eq!(
-            Table::from_raw(&[], 0, u64::MAX).map(|t| t.capacity()),
-            Some(0)
-        );
-    }
-
-    /// Lock-free readers must never miss a key that stays present while the writer shifts it
-    /// (removing keys stored before it in its cluster) and re-places it (growth).
     #[test]
     fn readers_always_find_stable_keys_while_the_writer_moves_slots() {
         const TABLES: usize = 20;
