@@ -17,7 +17,7 @@ use crate::error::{Corruption, EngineError, Result};
 use crate::index::Index;
 use crate::log::reader::LogReader;
 use crate::namespace::NamespaceTable;
-use crate::snapshot::{self, snapshot_path};
+use crate::snapshot;
 use crate::storage::{Storage, StorageFile};
 
 /// What recovery found.
@@ -126,10 +126,8 @@ pub(crate) fn recover(
     let seed = index_seed(&header.file_id, reader.sealer());
     let map = reader.mapping();
     let image = image(reader, map.as_deref().map(|m| m.as_slice()), file_len)?;
-    let snap = storage
-        .read_all(&snapshot_path(path))
-        .ok()
-        .and_then(|bytes| snapshot::decode(&bytes, &header.file_id, &image, reader));
+    let snap = snapshot::load(storage, path, map.is_some())
+        .and_then(|s| snapshot::decode(s.bytes(), &header.file_id, &image, reader));
     let used_snapshot = snap.is_some();
     let (index, mut names, start, mut last_frame) = match snap {
         Some(s) => {

@@ -29,6 +29,7 @@
 //! is where it says; anything else falls back to a full scan.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use emdb_format::Frame;
 use emdb_format::checksum::crc32;
@@ -40,6 +41,7 @@ use crate::error::{EngineError, Result};
 use crate::index::table::Table;
 use crate::index::{Index, NsIndex, SHARDS};
 use crate::lockfile::sidecar;
+use crate::log::mmap::Mapping;
 use crate::log::reader::LogReader;
 use crate::namespace::NamespaceTable;
 use crate::storage::{OpenMode, Storage};
@@ -168,6 +170,36 @@ impl Cursor<'_> {
         let b: [u8; 8] = self.take(8)?.try_into().ok()?;
         Some(u64::from_le_bytes(b))
     }
+}
+
+/// A snapshot file's bytes.
+pub(crate) enum Stored {
+    /// Mapped: no copy of the slots (eight bytes a record), which open reads once.
+    Mapped(Arc<Mapping>),
+    /// Read into memory, where the storage cannot map or maps are turned off.
+    Read(Vec<u8>),
+}
+
+impl Stored {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Stored::Mapped(m) => m.as_slice(),
+            Stored::Read(v) => v,
+        }
+    }
+}
+
+/// The snapshot of database `db`, mapped if `map` and the storage can; `None` if there is none
+/// or it cannot be read (open then scans the log).
+pub(crate) fn load(storage: &dyn Storage, db: &Path, map: bool) -> Option<Stored> {
+    let path = snapshot_path(db);
+    if map {
+        let file = storage.open(&path, OpenMode::Existing).ok()?;
+        if let Some(m) = file.map(file.len().ok()?).ok()? {
+            return Some(Stored::Mapped(m));
+        }
+    }
+    storage.read_all(&path).ok().map(Stored::Read)
 }
 
 /// Decodes and validates a snapshot against the open log; `None` means "scan instead".

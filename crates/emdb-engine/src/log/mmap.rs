@@ -11,6 +11,8 @@
 //! 4. The exclusive lock keeps other emdb handles out. A process that ignores the lock and
 //!    truncates the file can still make a read fault (SIGBUS); that is outside the contract, as
 //!    memmap2's own documentation states.
+//! 5. The index snapshot is mapped only while open decodes it; a snapshot file is written whole
+//!    under a temporary name and renamed into place, never modified in place.
 //!
 //! Also here, because it is the module allowed `unsafe`: the cache prefetch hint, for the map's
 //! bytes and for index nodes (`prefetch_value`).
@@ -24,7 +26,7 @@ use std::io;
 
 use memmap2::{Mmap, MmapOptions};
 
-/// A read-only map of a prefix of the log file.
+/// A read-only map of a prefix of the log file (or of an index snapshot, see contract item 5).
 ///
 /// Aligned to 128 bytes so that, inside the `Arc` every reader shares, the reference count sits
 /// in a different cache line (and line pair) from the map's address: each zero-copy read
@@ -45,8 +47,9 @@ impl Mapping {
         }
         let len = usize::try_from(len).map_err(|_| io::Error::other("file too large to map"))?;
         // SAFETY: the map is read-only and covers bytes the engine wrote below `len`; the
-        // append-only and locking invariants of the module docs (established by the writer and
-        // the lockfile) keep those bytes unchanged while the map lives.
+        // append-only (log) or write-once (snapshot) and locking invariants of the module docs,
+        // established by the writer, the snapshot writer and the lockfile, keep those bytes
+        // unchanged while the map lives.
         let map = unsafe { MmapOptions::new().len(len).map(file) }?;
         Ok(Mapping { map: Some(map) })
     }

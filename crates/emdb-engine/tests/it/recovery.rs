@@ -192,6 +192,38 @@ fn snapshot_makes_reopen_replay_only_the_tail() {
     assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
 }
 
+/// On both read paths (the snapshot mapped, or read into memory): a valid snapshot is used, and
+/// a damaged, cut-short or empty one is ignored in favour of a full scan with the same answers.
+#[test]
+fn bad_snapshots_fall_back_to_a_scan_on_both_read_paths() {
+    let (_d, path) = temp_db();
+    {
+        let e = open(&path, os_config(true));
+        for i in 0..300 {
+            e.put(0, &key(i), &value(i, 0), 0).unwrap();
+        }
+    }
+    let snap = snapshot_path(&path);
+    let good = std::fs::read(&snap).unwrap();
+    let mut flipped = good.clone();
+    flipped[good.len() - 100] ^= 0x10;
+    let variants = [
+        ("intact", good.clone(), true),
+        ("a flipped bit", flipped, false),
+        ("cut short", good[..good.len() / 2].to_vec(), false),
+        ("empty", Vec::new(), false),
+    ];
+    for (what, bytes, usable) in variants {
+        for mmap in [true, false] {
+            std::fs::write(&snap, &bytes).unwrap();
+            let e = open(&path, os_config(mmap).with_snapshot_on_close(false));
+            assert_eq!(e.open_report().used_snapshot, usable, "{what}, mmap {mmap}");
+            assert_eq!(e.len(0).unwrap(), 300, "{what}, mmap {mmap}");
+            assert_eq!(e.get(0, &key(7)).unwrap().unwrap().0, value(7, 0));
+        }
+    }
+}
+
 #[test]
 fn snapshot_of_another_file_is_ignored() {
     let (d, path) = temp_db();
