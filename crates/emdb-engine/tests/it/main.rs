@@ -15,5 +15,6 @@ mod concurrency;
 mod crash_kill;
 mod faults;
 mod lockfile;
+mod ranges;
 mod recovery;
 mod sealing;
