@@ -41,6 +41,7 @@ mod db;
 mod encryption;
 mod error;
 mod iter;
+mod maintenance;
 mod namespace;
 #[cfg(feature = "nested")]
 mod nested;
