@@ -102,10 +102,11 @@ pub struct RecordCipher {
     cipher: Cipher,
     master: Key,
     session: [u8; 4],
-    /// Record key of the most recently used file, with its file id. Read on every seal and
-    /// open, by every reader thread: an `ArcSwap` load writes nothing other threads read (a
-    /// lock or a shared reference count would pass one cache line between their cores).
-    current: ArcSwapOption<([u8; 16], LessSafeKey)>,
+    /// Record keys of the two most recently derived files, with their file ids, newest first.
+    /// Read on every seal and open, by every reader thread: an `ArcSwap` load writes nothing
+    /// other threads read (a lock or a shared reference count would pass one cache line
+    /// between their cores), and a hit in either slot stores nothing.
+    recent: [ArcSwapOption<([u8; 16], LessSafeKey)>; 2],
 }
 
 impl std::fmt::Debug for RecordCipher {
@@ -125,7 +126,7 @@ impl RecordCipher {
             cipher,
             master,
             session,
-            current: ArcSwapOption::empty(),
+            recent: [ArcSwapOption::empty(), ArcSwapOption::empty()],
         })
     }
 
@@ -134,20 +135,25 @@ impl RecordCipher {
         self.cipher
     }
 
-    /// Runs `f` with the record key of file `file_id`, derived again after a switch of files.
-    /// The cache holds one key: the engine uses one file at a time, except while a compaction
-    /// or re-key copies into the next one, when readers of the old file and the copy take
-    /// turns (each turn one HKDF derivation) until the new file replaces the old for good.
+    /// Runs `f` with the record key of file `file_id`, derived (one HKDF expansion and a key
+    /// schedule) only if neither cached key is that file's.
+    ///
+    /// Two keys are cached because the engine uses one file at a time except while a
+    /// compaction, backup or re-key copies into the next: then the copy's seals and the reads
+    /// of the old file interleave, and with one cached key every switch derived a key again
+    /// (seven times the cost of an open, alternating between two files). Racing misses may
+    /// leave a key cached twice or drop one; the cache only saves work.
     fn with_record_key<R>(
         &self,
         file_id: &[u8; 16],
         f: impl FnOnce(&LessSafeKey) -> R,
     ) -> Result<R, CryptoError> {
-        let current = self.current.load();
-        if let Some((id, key)) = current.as_deref()
-            && id == file_id
-        {
-            return Ok(f(key));
+        for slot in &self.recent {
+            if let Some((id, key)) = slot.load().as_deref()
+                && id == file_id
+            {
+                return Ok(f(key));
+            }
         }
         let key = derive(
             &self.master,
@@ -156,7 +162,8 @@ impl RecordCipher {
             self.cipher.algorithm(),
         )?;
         let out = f(&key);
-        self.current.store(Some(Arc::new((*file_id, key))));
+        let [newest, older] = &self.recent;
+        older.store(newest.swap(Some(Arc::new((*file_id, key)))));
         Ok(out)
     }
 

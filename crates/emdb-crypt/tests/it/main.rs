@@ -118,31 +118,33 @@ fn secrets_never_print() {
     }
 }
 
-/// The cipher caches one file's record key: threads sealing and opening records of two files
-/// at once (a compaction copying into a new file while readers use the old one) keep switching
-/// it, and every record still opens with its own file's key and no other.
+/// The cipher caches two files' record keys. Threads sealing and opening records of two files
+/// at once (a compaction copying into a new file while readers use the old one) find both
+/// cached; with a third file in the mix they keep evicting one another's. Either way every
+/// record opens with its own file's key and no other.
 #[test]
-fn records_of_two_files_round_trip_while_threads_switch_the_key_cache() {
-    for c in ciphers() {
-        std::thread::scope(|s| {
-            for t in 0..4u64 {
-                let c = &c;
-                s.spawn(move || {
-                    for i in 0..500u64 {
-                        let (file, other) = if (t + i) % 2 == 0 {
-                            (FILE, OTHER_FILE)
-                        } else {
-                            (OTHER_FILE, FILE)
-                        };
-                        let plain = format!("record {t}/{i}");
-                        let mut out = vec![];
-                        c.seal(&file, i * 64, b"aad", plain.as_bytes(), &mut out)
-                            .unwrap();
-                        assert_eq!(c.open(&file, b"aad", &out).unwrap(), plain.as_bytes());
-                        assert_eq!(c.open(&other, b"aad", &out), Err(CryptoError::Decrypt));
-                    }
-                });
-            }
-        });
+fn records_of_several_files_round_trip_while_threads_share_the_key_cache() {
+    const THIRD_FILE: [u8; 16] = [9; 16];
+    for files in [&[FILE, OTHER_FILE][..], &[FILE, OTHER_FILE, THIRD_FILE]] {
+        for c in ciphers() {
+            std::thread::scope(|s| {
+                for t in 0..4u64 {
+                    let c = &c;
+                    s.spawn(move || {
+                        for i in 0..500u64 {
+                            let at = usize::try_from(t + i).unwrap();
+                            let file = files[at % files.len()];
+                            let other = files[(at + 1) % files.len()];
+                            let plain = format!("record {t}/{i}");
+                            let mut out = vec![];
+                            c.seal(&file, i * 64, b"aad", plain.as_bytes(), &mut out)
+                                .unwrap();
+                            assert_eq!(c.open(&file, b"aad", &out).unwrap(), plain.as_bytes());
+                            assert_eq!(c.open(&other, b"aad", &out), Err(CryptoError::Decrypt));
+                        }
+                    });
+                }
+            });
+        }
     }
 }
