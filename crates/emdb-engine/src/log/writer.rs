@@ -24,7 +24,12 @@ use crate::storage::StorageFile;
 
 const MIB: u64 = 1 << 20;
 const MAX_CHUNK: u64 = 64 * MIB;
-const ZERO_BLOCK: usize = 1 << 20;
+/// Largest single `pwrite` of zeros. The page cache may hold what one write covers in one large
+/// folio, and every later small `pwrite` into a large folio walks all of its blocks (ext4's
+/// buffered write path on the benchmark machine's Linux 6.18): with the window zeroed in one
+/// 1 MiB write, an unsynced put took 1.47-1.52 us (`append/put_nosync`) against 1.17-1.37 in
+/// 64 KiB writes, and a million of them 0.99-1.01 s against 0.73-0.74 (`docs/BENCH.md`).
+const ZERO_PIECE: usize = 64 << 10;
 /// Largest single `pwrite` of a frame. A large frame (a bulk load's transaction) goes in
 /// pieces: one write of hundreds of MiB into not yet cached file space took anywhere from 1x to
 /// 10x the time of the same bytes in 1 MiB writes on the benchmark machine (`docs/BENCH.md`).
@@ -47,7 +52,7 @@ const KEEP_BUF: usize = 1 << 20;
 const ZERO_AHEAD: u64 = MIB;
 /// The zeros preallocation writes (in the binary's zero-initialised data: no allocation, no
 /// memset per preallocation).
-static ZEROS: [u8; ZERO_BLOCK] = [0; ZERO_BLOCK];
+static ZEROS: [u8; ZERO_PIECE] = [0; ZERO_PIECE];
 
 /// A frame ready to be appended at the tail.
 #[derive(Debug)]
@@ -154,8 +159,8 @@ impl LogWriter {
             let mut at = need.max(self.zeroed);
             while at < end {
                 let n = usize::try_from(end - at)
-                    .unwrap_or(ZERO_BLOCK)
-                    .min(ZERO_BLOCK);
+                    .unwrap_or(ZERO_PIECE)
+                    .min(ZERO_PIECE);
                 self.file
                     .write_at(&ZEROS[..n], at)
                     .map_err(EngineError::io("preallocating the log"))?;
