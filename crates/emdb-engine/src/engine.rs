@@ -436,9 +436,11 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if !self.commit.is_poisoned() {
-            // Best effort: errors here cannot be reported; `close()` reports them.
-            let _ = self.close();
+        // Best effort: errors here cannot be reported; `close()` reports them. Once everything
+        // is durable, the preallocated zeros past the tail are cut: the next open would
+        // otherwise read all of them (up to 64 MiB, holes included) looking for frames.
+        if !self.commit.is_poisoned() && self.close().is_ok() {
+            let _ = self.writer.get_mut().cut_preallocation();
         }
     }
 }

@@ -185,6 +185,20 @@ impl LogWriter {
         self.zeroed = len;
     }
 
+    /// Cuts the file to the tail (nothing past it is data), as the last act of a handle: the
+    /// next open reads no preallocated zeros while it looks for the end of the log. Not
+    /// synced: the cut bytes are zeros or holes, which recovery reads as the end of the log
+    /// whether or not the cut survives a crash.
+    pub(crate) fn cut_preallocation(&mut self) -> Result<()> {
+        if self.allocated > self.tail {
+            self.file
+                .set_len(self.tail)
+                .map_err(EngineError::io("cutting the preallocation"))?;
+            self.truncated(self.tail);
+        }
+        Ok(())
+    }
+
     /// Frees the encode buffer if a large frame grew it past what small frames need. The offsets
     /// list (8 bytes an entry against the buffer's 200 or so) is kept: freeing it too made the
     /// next bulk load measurably slower (glibc moves its `mmap` threshold when a mapped chunk of

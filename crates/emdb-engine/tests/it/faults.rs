@@ -284,7 +284,13 @@ fn failed_fsync_poisons_until_reopen() {
         b"1",
         "reads keep working"
     );
+    let len = storage.live_bytes(path).unwrap().len();
     drop(e);
+    assert_eq!(
+        storage.live_bytes(path).unwrap().len(),
+        len,
+        "a poisoned handle leaves the file as it is"
+    );
     let e = Engine::open(path, faulty_config(&storage)).unwrap();
     assert!(!e.is_poisoned());
     e.put(0, b"c", b"3", 0).unwrap();

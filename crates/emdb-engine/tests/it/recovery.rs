@@ -192,6 +192,37 @@ fn snapshot_makes_reopen_replay_only_the_tail() {
     assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
 }
 
+/// A handle dropped cleanly cuts the zeros it preallocated, so the file ends at the log's tail
+/// and the next open has none to read; that open carries on writing as usual.
+#[test]
+fn a_clean_drop_ends_the_file_at_the_tail() {
+    let (_d, path) = temp_db();
+    let tail = {
+        let e = open(&path, os_config(true));
+        for i in 0..500 {
+            e.put(0, &key(i), &value(i, 0), 0).unwrap();
+        }
+        let stats = e.stats();
+        assert!(stats.preallocated > 0, "{stats:?}");
+        stats.logical_size
+    };
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), tail);
+    for mmap in [true, false] {
+        let e = open(&path, os_config(mmap));
+        assert!(e.open_report().used_snapshot);
+        assert_eq!(e.logical_size(), tail);
+        assert_eq!(e.get(0, &key(3)).unwrap().unwrap().0, value(3, 0));
+    }
+    let e = open(&path, os_config(true));
+    e.put(0, b"after", b"the cut", 0).unwrap();
+    e.flush().unwrap();
+    let grown = e.stats().logical_size;
+    drop(e);
+    let e = open(&path, os_config(false));
+    assert_eq!(e.get(0, b"after").unwrap().unwrap().0, b"the cut");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), grown);
+}
+
 /// On both read paths (the snapshot mapped, or read into memory): a valid snapshot is used, and
 /// a damaged, cut-short or empty one is ignored in favour of a full scan with the same answers.
 #[test]

@@ -363,3 +363,41 @@ fn a_writer_without_zero_fill_only_extends_until_it_is_turned_back_on() {
     let zeros = (tail + 100, (tail + 100 + ZERO_AHEAD).min(w.allocated));
     assert_eq!(file.runs(), [zeros, (tail, tail + 100)]);
 }
+
+/// Cutting the preallocation leaves the file at the tail and the writer growing it again on
+/// the next append; a cut that fails is an error that leaves the writer's view unchanged (the
+/// file keeps its zeros, which are harmless).
+#[test]
+fn cutting_the_preallocation_ends_the_file_at_the_tail() {
+    let (mut w, reader, file, storage) = empty_log_with_chunks(1 << 20);
+    append(&mut w, &reader, 10_000, 7).unwrap();
+    assert_eq!(file.len().unwrap(), 1 << 20);
+    storage.set_plan(FaultPlan::FailOnce {
+        op: FaultOp::Write,
+        n: 0,
+    });
+    let err = w.cut_preallocation().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::Io {
+                op: "cutting the preallocation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!((w.allocated, file.len().unwrap()), (1 << 20, 1 << 20));
+    w.cut_preallocation().unwrap();
+    assert_eq!((w.allocated, file.len().unwrap()), (10_000, 10_000));
+    w.cut_preallocation().unwrap();
+    assert_eq!(file.len().unwrap(), 10_000, "a second cut changes nothing");
+    // The next append grows the file and zeroes a window past itself again.
+    file.writes.lock().clear();
+    append(&mut w, &reader, 100, 8).unwrap();
+    assert_eq!(w.allocated, 2 << 20);
+    assert_eq!(
+        file.runs(),
+        [(10_100, 10_100 + ZERO_AHEAD), (10_000, 10_100)]
+    );
+}
