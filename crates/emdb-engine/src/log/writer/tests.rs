@@ -62,6 +62,15 @@ fn empty_log_with_chunks(min_chunk: u64) -> (LogWriter, LogReader, Recorded, Fau
     )
 }
 
+/// Asserts that `err` is an I/O error of operation `op` (`context` names the case, if any).
+#[track_caller]
+fn assert_io(err: &EngineError, op: &str, context: &str) {
+    assert!(
+        matches!(err, EngineError::Io { op: o, .. } if *o == op),
+        "{context} {err:?}"
+    );
+}
+
 /// Reserves and appends a frame of `len` bytes of `byte`.
 fn append(w: &mut LogWriter, reader: &LogReader, len: usize, byte: u8) -> Result<()> {
     w.buf = vec![byte; len];
@@ -138,16 +147,7 @@ fn a_failed_piece_fails_the_append_and_keeps_the_tail() {
         n: 1,
     });
     let err = w.append_buf().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Io {
-                op: "appending to the log",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_io(&err, "appending to the log", "");
     assert_eq!(w.tail, 0);
 }
 
@@ -219,16 +219,7 @@ fn a_failed_write_of_a_streamed_frame_leaves_its_length_field_zero() {
             n,
         });
         let err = w.append(frame).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                EngineError::Io {
-                    op: "appending to the log",
-                    ..
-                }
-            ),
-            "write {n}: {err:?}"
-        );
+        assert_io(&err, "appending to the log", &format!("write {n}"));
         assert_eq!(w.tail, 0, "write {n}");
         let bytes = storage.live_bytes(Path::new("log")).unwrap();
         assert_eq!(bytes[..4], [0; 4], "write {n}: the log still ends here");
@@ -279,16 +270,7 @@ fn reserve_failing_its_first_write(
     });
     w.buf = vec![9; len];
     let err = w.reserve(len as u64, reader).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Io {
-                op: "preallocating the log",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_io(&err, "preallocating the log", "");
 }
 
 #[test]
@@ -377,16 +359,7 @@ fn cutting_the_preallocation_ends_the_file_at_the_tail() {
         n: 0,
     });
     let err = w.cut_preallocation().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Io {
-                op: "cutting the preallocation",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_io(&err, "cutting the preallocation", "");
     assert_eq!((w.allocated, file.len().unwrap()), (1 << 20, 1 << 20));
     w.cut_preallocation().unwrap();
     assert_eq!((w.allocated, file.len().unwrap()), (10_000, 10_000));
