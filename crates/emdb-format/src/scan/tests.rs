@@ -146,3 +146,56 @@ proptest! {
         prop_assert!(!corrupt);
     }
 }
+
+/// A bad spot, a megabyte of zeros, then a frame written after the bad spot was synced: the
+/// frame still proves corruption, however far behind the zeros it lies; with nothing after the
+/// zeros, the log simply ends there.
+#[test]
+fn a_frame_behind_a_long_zero_run_still_proves_corruption() {
+    let (img, offs) = image(2, |i, offs| if i == 0 { LOG_START } else { offs[0] + 8 });
+    let bad = offs[0];
+    let mut long = img[..bad as usize].to_vec();
+    long.resize(bad as usize + (1 << 20), 0);
+    let evidence = long.len() as u64;
+    let second = &img[offs[1] as usize..];
+    long.extend_from_slice(second);
+    // The copied frame's lag is counted from where it now lies: make it claim the bad spot synced.
+    let end = long.len();
+    set_lag(
+        &mut long[evidence as usize..end],
+        lag_for(evidence, bad + 8),
+    );
+    let reason = classify_stop(&long, bad, None);
+    assert_eq!(
+        reason,
+        StopReason::Corrupt {
+            error: None,
+            evidence
+        }
+    );
+    assert_eq!(next_valid_frame(&long, bad + 8), Some(evidence));
+    long.truncate(evidence as usize);
+    assert_eq!(classify_stop(&long, bad, None), StopReason::EndOfLog);
+    assert_eq!(next_valid_frame(&long, bad + 8), None);
+}
+
+/// Past a bad spot with a zero length field, zeros with one other byte in a window's CRC field
+/// are not a clean end: the tail is torn, whether the byte is in the bad spot's own window, in
+/// the next one, or far behind a run of zeros.
+#[test]
+fn a_stray_byte_behind_a_zero_length_makes_the_tail_torn() {
+    let (img, offs) = image(1, |_, _| LOG_START);
+    let bad = img.len() as u64;
+    assert_eq!(offs.len(), 1);
+    for stray in [bad + 5, bad + 13, bad + 4096 + 6] {
+        let mut tail = img.clone();
+        tail.resize(bad as usize + 8192, 0);
+        tail[stray as usize] = 0x5a;
+        let reason = classify_stop(&tail, bad, None);
+        assert_eq!(
+            reason,
+            StopReason::TornTail { error: None },
+            "stray at {stray}"
+        );
+    }
+}
