@@ -189,15 +189,16 @@ impl Stored {
     }
 }
 
-/// The snapshot of database `db`, mapped if `map` and the storage can; `None` if there is none
-/// or it cannot be read (open then scans the log).
+/// The snapshot of database `db`, mapped if `map` and the storage can (a map that fails falls
+/// back to reading); `None` if there is none or it cannot be read (open then scans the log).
 pub(crate) fn load(storage: &dyn Storage, db: &Path, map: bool) -> Option<Stored> {
     let path = snapshot_path(db);
-    if map {
-        let file = storage.open(&path, OpenMode::Existing).ok()?;
-        if let Some(m) = file.map(file.len().ok()?).ok()? {
-            return Some(Stored::Mapped(m));
-        }
+    if map
+        && let Ok(file) = storage.open(&path, OpenMode::Existing)
+        && let Ok(len) = file.len()
+        && let Ok(Some(mapped)) = file.map(len)
+    {
+        return Some(Stored::Mapped(mapped));
     }
     storage.read_all(&path).ok().map(Stored::Read)
 }

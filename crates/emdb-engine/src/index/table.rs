@@ -422,6 +422,8 @@ mod tests {
         }
     }
 
+    /// Lock-free readers must never miss a key that stays present while the writer shifts it
+    /// (removing keys stored before it in its cluster) and re-places it (growth).
     #[test]
     fn readers_always_find_stable_keys_while_the_writer_moves_slots() {
         const TABLES: usize = 20;

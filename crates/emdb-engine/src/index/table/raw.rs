@@ -3,8 +3,8 @@
 //! Open spends most of its time here for a large database (a million records is eight MiB of
 //! slots), so the load makes one pass over the stored bytes: each block of slots is checked while
 //! it is in the cache, then copied into the segment it belongs to. The check has no branch per
-//! slot: about half the slots are empty, in no pattern a branch predictor could learn, and a
-//! mispredicted branch per slot cost more than the copy.
+//! slot: about half the slots are empty, in no pattern, and the check written with a branch per
+//! slot took longer than the copy (`docs/BENCH.md`, index memory and reopen).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,7 @@ struct Census {
 impl Census {
     /// Counts the used slots of `slots` (stored little-endian) and checks their offsets against
     /// `min_offset..max_offset`. Written with `&` and `|` on bools rather than `&&`, `||` or
-    /// `if`, so the loop has no branch per slot (and vectorizes).
+    /// `if`, so the loop has no branch per slot.
     #[expect(
         clippy::needless_bitwise_bool,
         reason = "the lazy operators would put a branch per slot back"
