@@ -3,8 +3,9 @@
 //! Contract (also in `docs/safety.md`):
 //! 1. The log is append-only: bytes below the written tail are never rewritten while a map of
 //!    them is alive. Torn-tail truncation happens at open, before any map is handed out; the
-//!    cut of the preallocation when the last handle drops removes only bytes past the tail,
-//!    which no reader looks at (a value a caller still holds lies below it).
+//!    cuts of the preallocation (a compaction's new file before it goes live, the live file
+//!    when the last handle drops) remove only bytes past the tail, which no reader looks at (a
+//!    value a caller still holds lies below it).
 //! 2. Readers only look at offsets below the tail they learned from the index, and every
 //!    offset is bounds-checked against the map length; decoding is checked, so bad bytes become
 //!    errors, never undefined behaviour.
