@@ -15,8 +15,14 @@ use emdb_engine::{Engine, EngineConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let cipher = if mode & 1 == 0 { Cipher::Aes256Gcm } else { Cipher::ChaCha20Poly1305 };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let cipher = if mode & 1 == 0 {
+        Cipher::Aes256Gcm
+    } else {
+        Cipher::ChaCha20Poly1305
+    };
     let rc = RecordCipher::new(cipher, Key::new([mode; 32])).unwrap();
     assert!(rc.open(&[mode; 16], b"aad", rest).is_err() || rest.len() >= 28);
     if let Some(block) = rest.get(..64) {
@@ -24,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // An encrypted file with a valid header for this key, followed by fuzzed log bytes.
-    let sealer = Arc::new(CryptoSealer::new(cipher, Key::new([mode; 32]), KdfParams::default()).unwrap());
+    let sealer =
+        Arc::new(CryptoSealer::new(cipher, Key::new([mode; 32]), KdfParams::default()).unwrap());
     let mut header = FileHeader::new_plain([mode; 16], 0);
     sealer.init_header(&mut header).unwrap();
     let mut file = header.encode_region().to_vec();

@@ -15,7 +15,9 @@ use emdb_engine::{Engine, EngineConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let storage = FaultyStorage::new();
     let path = Path::new("/fuzz/db.emdb");
     let mut file = Vec::new();
@@ -33,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
             .with_range_index(mode & 2 == 2)
             .with_prealloc_min(4096)
     };
-    let Ok(e) = Engine::open(path, config()) else { return };
+    let Ok(e) = Engine::open(path, config()) else {
+        return;
+    };
     let before = e.len(0).unwrap();
     for item in e.iter(0).unwrap() {
         let _ = item;

@@ -49,7 +49,9 @@ fuzz_target!(|data: &[u8]| {
         named
     };
     let snap = snapshot_path(path);
-    let mut bytes = storage.live_bytes(&snap).expect("a clean close writes a snapshot");
+    let mut bytes = storage
+        .live_bytes(&snap)
+        .expect("a clean close writes a snapshot");
     for edit in data.chunks_exact(3) {
         let at = usize::from(u16::from_le_bytes([edit[0], edit[1]])) % bytes.len();
         bytes[at] ^= edit[2];
@@ -57,7 +59,9 @@ fuzz_target!(|data: &[u8]| {
     let body = bytes.len() - 8;
     let crc = crc32(&bytes[..body]);
     bytes[body..body + 4].copy_from_slice(&crc.to_le_bytes());
-    let f = storage.open(&snap, OpenMode::Truncate).expect("rewrite the snapshot");
+    let f = storage
+        .open(&snap, OpenMode::Truncate)
+        .expect("rewrite the snapshot");
     f.write_at(&bytes, 0).expect("write");
     f.sync_all().expect("sync");
 
@@ -76,9 +80,13 @@ fuzz_target!(|data: &[u8]| {
             let _ = item;
         }
     }
-    e.put(0, b"after", b"the edits", 0).expect("a write after the edits");
+    e.put(0, b"after", b"the edits", 0)
+        .expect("a write after the edits");
     e.flush().expect("a flush");
     drop(e);
     let e = Engine::open(path, config()).expect("a database we wrote must reopen");
-    assert_eq!(e.get(0, b"after").expect("a read").expect("present").0, b"the edits");
+    assert_eq!(
+        e.get(0, b"after").expect("a read").expect("present").0,
+        b"the edits"
+    );
 });
