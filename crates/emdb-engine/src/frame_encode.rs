@@ -4,13 +4,12 @@
 use emdb_format::Op;
 use emdb_format::entry::EntryRef;
 use emdb_format::frame::{FrameBuilder, FrameFlags, FrameKind, FrameStream, lag_for};
-use emdb_format::sealed::{NONCE_LEN, TAG_LEN};
 
 use crate::engine::Generation;
 use crate::error::{EngineError, Result};
 use crate::index::ordered::prefix_of;
 use crate::log::writer::{LogWriter, PendingFrame, STREAM_ABOVE, Sealing, prefetch_source};
-use crate::sealer::{SealError, entry_aad};
+use crate::sealer::entry_aad;
 
 /// Puts `entries` in (namespace, key) order, in place, when that changes nothing a reader can
 /// see: every entry is a put or delete (a clear or namespace change depends on its position),
@@ -130,18 +129,8 @@ fn encode_frame(
                 plain.clear();
                 e.encode_into(&mut plain);
                 let aad = entry_aad(&cur.header.file_id, at);
-                // The same contract as a streamed frame's seals: nonce, ciphertext, tag.
-                let want = NONCE_LEN + plain.len() + TAG_LEN;
-                b.push_sealed(|out| {
-                    let before = out.len();
-                    s.seal(&aad, &plain, out)?;
-                    if out.len() - before == want {
-                        Ok(())
-                    } else {
-                        Err(SealError)
-                    }
-                })
-                .map_err(|_| EngineError::Seal { offset: at })?;
+                b.push_sealed(&plain, |p, out| s.seal(&aad, p, out))
+                    .map_err(|_| EngineError::Seal { offset: at })?;
             }
         }
     }

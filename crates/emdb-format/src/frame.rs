@@ -336,12 +336,17 @@ impl<'v> FrameBuilder<'v> {
         self.count = self.count.saturating_add(1);
     }
 
-    /// Appends a sealed envelope whose sealed bytes `seal` appends.
+    /// Appends a sealed envelope holding `plain` as `seal` seals it. `seal` must append nonce,
+    /// ciphertext and tag ([`NONCE_LEN`](crate::sealed::NONCE_LEN) + plaintext +
+    /// [`TAG_LEN`](crate::sealed::TAG_LEN) bytes), the contract a streamed frame's seals keep
+    /// too; a seal of another length fails like a failed seal.
     pub fn push_sealed<E>(
         &mut self,
-        seal: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        SealedRef::encode_with(self.out, seal)?;
+        plain: &[u8],
+        seal: impl FnOnce(&[u8], &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), SealFailure<E>> {
+        let offset = self.next_item_offset();
+        stream::seal_item(self.out, offset, plain, seal)?;
         self.count = self.count.saturating_add(1);
         Ok(())
     }

@@ -169,7 +169,7 @@ impl<'e, 'a> FrameStream<'e, 'a> {
             if self.flags.is_sealed() {
                 self.plain.clear();
                 e.encode_into(&mut self.plain);
-                seal_item(out, offset, &self.plain, &mut seal)?;
+                seal_item(out, offset, &self.plain, |p, o| seal(offset, p, o))?;
             } else {
                 e.encode_into(out);
             }
@@ -199,34 +199,37 @@ impl<'e, 'a> FrameStream<'e, 'a> {
     }
 }
 
-/// Appends the envelope of `plain` sealed by `seal`, checking the sealed length (the frame
-/// length was computed from it).
-fn seal_item<E>(
+/// Appends the envelope of `plain` sealed by `seal` (the item at frame-relative `offset`),
+/// checking the sealed length: a streamed frame's length was computed from it, and a built
+/// frame keeps the same contract. On failure `out` is left as it was.
+pub(super) fn seal_item<E>(
     out: &mut Vec<u8>,
     offset: usize,
     plain: &[u8],
-    seal: &mut impl FnMut(usize, &[u8], &mut Vec<u8>) -> Result<(), E>,
+    seal: impl FnOnce(&[u8], &mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), SealFailure<E>> {
+    let start = out.len();
     let mut got = 0;
-    SealedRef::encode_with(out, |o| {
+    let sealed = SealedRef::encode_with(out, |o| {
         let before = o.len();
-        let sealed = seal(offset, plain, o);
+        let sealed = seal(plain, o);
         got = o.len().saturating_sub(before);
         sealed
-    })
-    .map_err(|error| SealFailure::Seal { offset, error })?;
+    });
     let expected = NONCE_LEN
         .saturating_add(plain.len())
         .saturating_add(TAG_LEN);
-    if got == expected {
-        Ok(())
-    } else {
-        Err(SealFailure::Length {
+    let failure = match sealed {
+        Err(error) => SealFailure::Seal { offset, error },
+        Ok(()) if got == expected => return Ok(()),
+        Ok(()) => SealFailure::Length {
             offset,
             expected,
             got,
-        })
-    }
+        },
+    };
+    out.truncate(start);
+    Err(failure)
 }
 
 /// Header bytes 8..16: kind, flags, reserved, lag.

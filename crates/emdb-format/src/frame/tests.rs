@@ -126,13 +126,33 @@ fn lag_saturates() {
 fn sealed_frame_items_are_envelopes() {
     let mut out = vec![];
     let mut b = FrameBuilder::new(&mut out, FrameKind::Batch, FrameFlags::SEALED);
+    // A toy seal of the right length: a 12-byte nonce, the plaintext, a 16-byte tag.
+    let toy = |p: &[u8], o: &mut Vec<u8>| {
+        o.extend_from_slice(&[9; 12]);
+        o.extend_from_slice(p);
+        o.extend_from_slice(&[9; 16]);
+        Ok::<(), ()>(())
+    };
     for _ in 0..2 {
-        b.push_sealed::<()>(|o| {
-            o.extend_from_slice(&[9; 40]);
-            Ok(())
-        })
-        .unwrap();
+        b.push_sealed(&[5; 12], toy).unwrap();
     }
+    // A seal of another length, or a failed one, is refused and counts no item.
+    assert!(matches!(
+        b.push_sealed(&[5; 12], |_, o: &mut Vec<u8>| {
+            o.extend_from_slice(&[9; 20]);
+            Ok::<(), ()>(())
+        }),
+        Err(SealFailure::Length {
+            expected: 40,
+            got: 20,
+            ..
+        })
+    ));
+    assert!(matches!(
+        b.push_sealed(&[5; 12], |_, _| Err(())),
+        Err(SealFailure::Seal { error: (), .. })
+    ));
+    assert_eq!(b.count(), 2);
     b.finish(0).unwrap();
     let f = Frame::decode(&out).unwrap();
     assert_eq!(

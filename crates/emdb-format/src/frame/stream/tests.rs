@@ -52,7 +52,7 @@ fn built(entries: &[EntryRef<'_>], lag: u32, sealed: bool) -> (Vec<u8>, Vec<usiz
         if sealed {
             plain.clear();
             e.encode_into(&mut plain);
-            b.push_sealed(|o| toy_seal(at, &plain, o)).unwrap();
+            b.push_sealed(&plain, |p, o| toy_seal(at, p, o)).unwrap();
         } else {
             b.push_entry(e);
         }
