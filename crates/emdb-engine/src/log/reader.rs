@@ -296,7 +296,7 @@ impl LogReader {
             ENTRY_HEADER_LEN
         };
         let mut head = vec![0u8; head_len];
-        self.read_at(&mut head, offset)?;
+        self.read_item_at(&mut head, offset)?;
         let total = if self.sealer.is_some() {
             let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
             (ENVELOPE_HEADER_LEN + n).next_multiple_of(8)
@@ -309,14 +309,14 @@ impl LogReader {
             return Err(corrupt(offset, emdb_format::DecodeError::LengthOverflow));
         }
         let mut buf = vec![0u8; total];
-        self.read_at(&mut buf, offset)?;
+        self.read_item_at(&mut buf, offset)?;
         Ok(buf)
     }
 
     /// Fills `buf` from the item at `offset`. A read that runs into the end of the file means
     /// the item does not fit in the log (an index entry pointing past its end, as a damaged
     /// snapshot can make): corruption at the item, as the map path reports it, not an I/O error.
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+    fn read_item_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         self.file.read_at(buf, offset).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 let needed = buf.len() as u64;
