@@ -42,6 +42,34 @@ pub struct Mapping {
     map: Option<Mmap>,
 }
 
+/// Maps at least this long are unmapped on a short-lived thread of their own (on Unix). Tearing
+/// down the page tables of a large map that readers have paged in takes milliseconds (about 6 ms
+/// for 250 MB on the benchmark machine), and the thread that drops the last reference is a
+/// writer that just grew the file, or a reader. Elsewhere a live map can keep the file from
+/// being cut or replaced, so the map is released where it is dropped.
+const UNMAP_ASIDE_FROM: usize = 64 << 20;
+
+/// Large maps handed to an unmapping thread and released there (for tests).
+#[cfg(test)]
+static UNMAPPED_ASIDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if cfg!(unix)
+            && let Some(map) = self.map.take_if(|m| m.len() >= UNMAP_ASIDE_FROM)
+        {
+            // If no thread can be started, the closure and the map in it are dropped here.
+            let _ = std::thread::Builder::new()
+                .name("emdb-unmap".into())
+                .spawn(move || {
+                    drop(map);
+                    #[cfg(test)]
+                    UNMAPPED_ASIDE.fetch_add(1, std::sync::atomic::Ordering::Release);
+                });
+        }
+    }
+}
+
 impl Mapping {
     /// Maps `[0, len)` of `file`; a zero length gives an empty mapping without calling mmap.
     pub(crate) fn map(file: &File, len: u64) -> io::Result<Self> {
@@ -155,6 +183,53 @@ mod tests {
         }
         assert_eq!(map.as_slice(), &[7u8; 300][..]);
         Mapping::map(&file, 0).expect("empty map").prefetch(0, 256);
+    }
+
+    /// A large map is released on its own thread: the drop returns, and the map is gone from
+    /// the process soon after (polled in `/proc/self/maps`). A small one is released at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_large_map_is_released_aside_and_a_small_one_at_once() {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+
+        let mapped = |addr: usize| {
+            let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+            maps.lines().any(|l| {
+                let range = l.split(' ').next().unwrap_or_default();
+                let (lo, hi) = range.split_once('-').unwrap_or_default();
+                let lo = usize::from_str_radix(lo, 16).unwrap_or(usize::MAX);
+                let hi = usize::from_str_radix(hi, 16).unwrap_or(0);
+                (lo..hi).contains(&addr)
+            })
+        };
+        let file = tempfile::tempfile().expect("temp file");
+        let len = UNMAP_ASIDE_FROM as u64;
+        file.set_len(len).expect("sparse file");
+
+        let small = Mapping::map(&file, len - 4096).expect("map");
+        let addr = small.as_slice().as_ptr().addr();
+        assert!(mapped(addr));
+        drop(small);
+        assert!(
+            !mapped(addr),
+            "a map below the threshold is released by the drop"
+        );
+
+        let before = UNMAPPED_ASIDE.load(Ordering::Acquire);
+        let large = Mapping::map(&file, len).expect("map");
+        let addr = large.as_slice().as_ptr().addr();
+        assert_eq!(large.as_slice()[len as usize - 1], 0);
+        drop(large);
+        // Not a timing check: the deadline only keeps a broken build from hanging.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while mapped(addr) || UNMAPPED_ASIDE.load(Ordering::Acquire) == before {
+            assert!(
+                Instant::now() < deadline,
+                "the map was not released by its own thread"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Prefetching a value covers it line by line and changes nothing; an empty type is fine.
