@@ -20,8 +20,8 @@
 //! atomic store a reader sees either before or after. Moving slots (a removal's backward shift,
 //! a growth's copy, a clear) happens inside a sequence lock: the writer makes `seq` odd, moves,
 //! makes it even again, and a reader retries any lookup that overlapped an odd `seq` or a change
-//! of it. Every offset a reader can load, even mid-move,
-//! points at a record of this table's log, so `eq` never reads outside it.
+//! of it. Every offset a reader can load, even mid-move, points at a record of this table's log,
+//! so `eq` never reads outside it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
