@@ -25,8 +25,9 @@
 //! derives from its key, so the slot tags reveal nothing about the keys.
 //!
 //! Invariant: a snapshot is used only if its CRC holds, it names the open file's id, the frame
-//! it names ends exactly at its log end with the same CRC, and every namespace's creating entry
-//! is where it says; anything else falls back to a full scan.
+//! it names ends exactly at its log end with the same CRC, its namespaces come in the order
+//! written (the default first, then increasing ids below the next id), and every namespace's
+//! creating entry is where it says; anything else falls back to a full scan.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -239,11 +240,22 @@ pub(crate) fn decode(
     let count = c.u32()?;
     let mut names = NamespaceTable::default();
     let mut tables = Vec::new();
+    let mut previous: Option<u32> = None;
     for _ in 0..count {
         let id = c.u32()?;
         c.u32()?;
         let created = c.u64()?;
         let expiring = c.u64()?;
+        // As written: the default namespace first, then increasing ids below the next one. A
+        // repeated id (a second default, say) would stand in for a namespace the log has.
+        let in_order = match previous {
+            None => id == 0 && created == 0,
+            Some(p) => id > p && id < next_id,
+        };
+        if !in_order {
+            return None;
+        }
+        previous = Some(id);
         if id != 0 {
             if created < LOG_START || created >= point.log_end {
                 return None;

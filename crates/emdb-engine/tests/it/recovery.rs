@@ -255,6 +255,72 @@ fn bad_snapshots_fall_back_to_a_scan_on_both_read_paths() {
     }
 }
 
+/// A snapshot whose CRC holds but whose namespace list is not as written (a second default
+/// namespace where a named one was, a next id not above every id, a default namespace with a
+/// creating offset) is ignored: open scans, and every namespace keeps its records.
+#[test]
+fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
+    let (_d, path) = temp_db();
+    let named = {
+        let e = open(&path, os_config(true));
+        let named = e.create_namespace("named").unwrap();
+        for i in 0..50 {
+            e.put(if i % 2 == 0 { named } else { 0 }, &key(i), &value(i, 0), 0)
+                .unwrap();
+        }
+        named
+    };
+    assert_eq!(named, 1);
+    let snap = snapshot_path(&path);
+    let good = std::fs::read(&snap).unwrap();
+    // Namespace records start at 64: id, reserved, creating offset, expiring count, then 16
+    // shards of a slot count and the slots.
+    let mut second = 64 + 24;
+    for _ in 0..16 {
+        let n = u64::from_le_bytes(good[second..second + 8].try_into().unwrap());
+        second += 8 + 8 * usize::try_from(n).unwrap();
+    }
+    let edited = |at: usize, bytes: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        let body = b.len() - 8;
+        let crc = emdb_engine::format::checksum::crc32(&b[..body]);
+        b[body..body + 4].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    let variants = [
+        ("as written", edited(0, b"EMDBSNP1"), true),
+        (
+            "the named namespace as a second default",
+            edited(second, &[0; 4]),
+            false,
+        ),
+        (
+            "the next id not above the named one",
+            edited(56, &1u32.to_le_bytes()),
+            false,
+        ),
+        (
+            "a default namespace with a creating entry",
+            edited(64 + 8, &[8, 16, 0, 0]),
+            false,
+        ),
+    ];
+    for (what, bytes, usable) in variants {
+        std::fs::write(&snap, &bytes).unwrap();
+        let e = open(&path, os_config(true).with_snapshot_on_close(false));
+        assert_eq!(e.open_report().used_snapshot, usable, "{what}");
+        assert_eq!(e.len(0).unwrap(), 25, "{what}");
+        assert_eq!(e.len(named).unwrap(), 25, "{what}");
+        assert_eq!(
+            e.get(named, &key(4)).unwrap().unwrap().0,
+            value(4, 0),
+            "{what}"
+        );
+        assert_eq!(e.get(0, &key(5)).unwrap().unwrap().0, value(5, 0), "{what}");
+    }
+}
+
 #[test]
 fn snapshot_of_another_file_is_ignored() {
     let (d, path) = temp_db();
