@@ -1,7 +1,8 @@
 //! Opening a database whose index snapshot was tampered with never panics and never fails: a
 //! snapshot that does not decode means a full scan, and one that decodes is still checked
-//! against the log (a lookup compares the key stored there), so no key ever reads another
-//! key's value, and the database takes writes that survive a reopen.
+//! against the log (a lookup compares the key and namespace stored there), so no key ever
+//! reads another key's value, not even the same key's in another namespace, and the database
+//! takes writes that survive a reopen.
 //!
 //! The input is a list of edits, two bytes of position and one byte to XOR, applied to the real
 //! snapshot of a small database (two namespaces, a removal); the snapshot's CRC is then made to
@@ -18,12 +19,14 @@ use emdb_engine::storage::{OpenMode, Storage};
 use emdb_engine::{Engine, EngineConfig, EngineError, snapshot_path};
 use libfuzzer_sys::fuzz_target;
 
-/// Records written before the snapshot: key `k{i}` holds the value `v{i}`.
+/// Records written before the snapshot: key `k{i}` of namespace `n` holds the value `v{i}.{n}`
+/// (distinct per namespace, so a read across namespaces shows).
 const RECORDS: u32 = 40;
 
-fn value_of(key: &[u8]) -> Vec<u8> {
+fn value_of(ns: u32, key: &[u8]) -> Vec<u8> {
     let mut v = key.to_vec();
     v[0] = b'v';
+    v.extend_from_slice(format!(".{ns}").as_bytes());
     v
 }
 
@@ -43,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         let named = e.create_namespace("named").expect("a namespace");
         for (i, k) in keys.iter().enumerate() {
             let ns = if i % 3 == 0 { named } else { 0 };
-            e.put(ns, k, &value_of(k), 0).expect("a put");
+            e.put(ns, k, &value_of(ns, k), 0).expect("a put");
         }
         e.remove(0, &keys[1]).expect("a removal");
         named
@@ -69,7 +72,9 @@ fuzz_target!(|data: &[u8]| {
     for ns in [0, named] {
         for k in &keys {
             match e.get(ns, k) {
-                Ok(Some((v, _))) => assert_eq!(v, value_of(k), "a key read another key's value"),
+                Ok(Some((v, _))) => {
+                    assert_eq!(v, value_of(ns, k), "a key read another key's value")
+                }
                 // A slot pointing into the middle of a record: the read checks the bytes there.
                 Ok(None) | Err(EngineError::Corrupted { .. }) => {}
                 Err(other) => panic!("a read failed with {other:?}"),
@@ -77,7 +82,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = e.len(ns);
         for item in e.iter(ns).expect("an iterator") {
-            let _ = item;
+            if let Ok((k, v, _)) = item {
+                assert_eq!(v, value_of(ns, &k), "iteration yielded another key's value");
+            }
         }
     }
     e.put(0, b"after", b"the edits", 0)

@@ -6,7 +6,7 @@
 use emdb_format::entry::{EntryRef, Op};
 
 use crate::error::{Corruption, EngineError, Result};
-use crate::index::Index;
+use crate::index::{Index, indexes};
 use crate::log::reader::LogReader;
 use crate::namespace::NamespaceTable;
 
@@ -14,10 +14,16 @@ fn corrupt(offset: u64, reason: Corruption) -> EngineError {
     EngineError::Corrupted { offset, reason }
 }
 
-/// Whether the entry at `offset` has `key`; if so, records its expiry.
-fn matching(reader: &LogReader, offset: u64, key: &[u8], expiry: &mut u64) -> Result<bool> {
+/// Whether the entry at `offset` is namespace `ns`'s put of `key`; if so, records its expiry.
+fn matching(
+    reader: &LogReader,
+    offset: u64,
+    ns: u32,
+    key: &[u8],
+    expiry: &mut u64,
+) -> Result<bool> {
     reader.with_entry(offset, |x| {
-        let hit = x.key == key;
+        let hit = x.key == key && indexes(ns, &x);
         if hit {
             *expiry = x.expires_at;
         }
@@ -39,7 +45,7 @@ pub(crate) fn apply_entry(
     match e.op {
         Op::Put => {
             put(index, e, offset, |o, old_expiry| {
-                matching(reader, o, e.key, old_expiry)
+                matching(reader, o, e.ns, e.key, old_expiry)
             })?;
         }
         Op::Delete => {
@@ -48,7 +54,9 @@ pub(crate) fn apply_entry(
                 .with_ns(e.ns, |ns| {
                     let mut old_expiry = 0;
                     if ns
-                        .remove(h, e.key, |o| matching(reader, o, e.key, &mut old_expiry))?
+                        .remove(h, e.key, |o| {
+                            matching(reader, o, e.ns, e.key, &mut old_expiry)
+                        })?
                         .is_some()
                     {
                         ns.note_remove(old_expiry);

@@ -8,6 +8,7 @@ use std::ops::Bound;
 
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
+use crate::index::{indexes, misindexed};
 use crate::log::reader::ValueBytes;
 
 impl Engine {
@@ -30,7 +31,7 @@ impl Engine {
             .with_ns(ns, |n| {
                 n.find(h, |off| {
                     cur.reader.with_entry(off, |e| {
-                        let hit = e.key == key;
+                        let hit = e.key == key && indexes(ns, &e);
                         if hit {
                             out = Some((off, f(off, e)));
                         }
@@ -67,7 +68,7 @@ impl Engine {
             let probe = cur.index.with_ns(ns, |n| {
                 n.find(h, |off| {
                     let e = map_entry(&cur.reader, map, off)?;
-                    let hit = e.key == key;
+                    let hit = e.key == key && indexes(ns, &e);
                     if hit {
                         // In bounds: `e` was decoded from the map at `off`.
                         let start = off as usize + emdb_format::ENTRY_HEADER_LEN + e.key.len();
@@ -133,10 +134,11 @@ impl Engine {
         }
         let mut entries = Vec::with_capacity(usize::try_from(nsi.len()).unwrap_or(0));
         for off in nsi.offsets() {
-            entries.push((
-                cur.reader.with_entry(off, |e| Box::<[u8]>::from(e.key))?,
-                off,
-            ));
+            let key = cur
+                .reader
+                .with_entry(off, |e| indexes(ns, &e).then(|| Box::<[u8]>::from(e.key)))?
+                .ok_or_else(|| misindexed(off, ns))?;
+            entries.push((key, off));
         }
         nsi.install_ordered(entries);
         Ok(())
@@ -180,11 +182,15 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))?;
         let mut expired = 0u64;
         for off in offsets {
-            cur.reader.with_entry(off, |e| {
+            let ours = cur.reader.with_entry(off, |e| {
                 if e.expires_at != 0 && e.expires_at <= now_ms {
                     expired += 1;
                 }
+                indexes(ns, &e)
             })?;
+            if !ours {
+                return Err(misindexed(off, ns));
+            }
         }
         debug_assert!(expiring >= expired);
         Ok(len - expired)
@@ -224,11 +230,15 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))?;
         let mut out = Vec::new();
         for off in offsets {
-            cur.reader.with_entry(off, |e| {
+            let ours = cur.reader.with_entry(off, |e| {
                 if e.expires_at != 0 && e.expires_at <= now_ms {
                     out.push(e.key.to_vec());
                 }
+                indexes(ns, &e)
             })?;
+            if !ours {
+                return Err(misindexed(off, ns));
+            }
         }
         Ok(out)
     }

@@ -242,6 +242,7 @@ fn corruption_reason(c: Corruption) -> &'static str {
         Corruption::UnknownNamespace(_) => "record for an unknown namespace",
         Corruption::BadNamespace => "invalid namespace definition",
         Corruption::SealMismatch => "encrypted and plaintext records mixed",
+        Corruption::Misindexed(_) => "index snapshot points at another record",
         _ => "damaged record",
     }
 }

@@ -20,6 +20,7 @@ use emdb_format::entry::{EntryRef, Op};
 use parking_lot::RwLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::error::{Corruption, EngineError};
 use crate::log::mmap::prefetch_bytes;
 use ordered::Ordered;
 use table::{TAG_BITS, Table};
@@ -391,6 +392,22 @@ impl Index {
             .values()
             .map(|n| n.hash_bytes())
             .sum()
+    }
+}
+
+/// Whether `e` is what a slot of namespace `ns` may point at: one of that namespace's puts.
+/// Slots the engine places always are; a slot loaded from an index snapshot that was altered
+/// behind a valid checksum may not be, so whatever follows a slot checks this as well as the key.
+pub(crate) fn indexes(ns: u32, e: &EntryRef<'_>) -> bool {
+    e.op == Op::Put && e.ns == ns
+}
+
+/// The error for a slot of namespace `ns` that points at the record at `offset`, which is not
+/// one of its puts.
+pub(crate) fn misindexed(offset: u64, ns: u32) -> EngineError {
+    EngineError::Corrupted {
+        offset,
+        reason: Corruption::Misindexed(ns),
     }
 }
 

@@ -321,6 +321,82 @@ fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
     }
 }
 
+/// A snapshot that hands each namespace the other's tables (checksum made valid): its slots
+/// point at records of the wrong namespace. No read returns one of them as its own: a lookup
+/// skips them like a hash collision, iteration reports them as corruption, and compaction
+/// refuses rather than move a record into the wrong namespace.
+#[test]
+fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
+    let (_d, path) = temp_db();
+    let named = {
+        let e = open(&path, os_config(true));
+        let named = e.create_namespace("named").unwrap();
+        for i in 0..40 {
+            e.put(0, &key(i), &value(i, 0), 0).unwrap();
+            e.put(named, &key(i + 20), &value(i + 20, 1), 0).unwrap();
+        }
+        named
+    };
+    let snap = snapshot_path(&path);
+    let good = std::fs::read(&snap).unwrap();
+    // Each namespace record: 24 bytes of header, then 16 shards of a slot count and the slots.
+    let record_end = |start: usize| {
+        let mut at = start + 24;
+        for _ in 0..16 {
+            let n = u64::from_le_bytes(good[at..at + 8].try_into().unwrap());
+            at += 8 + 8 * usize::try_from(n).unwrap();
+        }
+        at
+    };
+    let (first, second) = (64, record_end(64));
+    let end = record_end(second);
+    let mut swapped = good[..first + 24].to_vec();
+    swapped.extend_from_slice(&good[second + 24..end]);
+    swapped.extend_from_slice(&good[second..second + 24]);
+    swapped.extend_from_slice(&good[first + 24..second]);
+    let crc = emdb_engine::format::checksum::crc32(&swapped);
+    swapped.extend_from_slice(&crc.to_le_bytes());
+    swapped.extend_from_slice(&[0; 4]);
+    std::fs::write(&snap, &swapped).unwrap();
+
+    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    assert!(e.open_report().used_snapshot, "the tables themselves are valid");
+    for i in 0..60 {
+        for (ns, round) in [(0, 0), (named, 1)] {
+            match e.get(ns, &key(i)).unwrap() {
+                None => {}
+                Some((v, _)) => assert_eq!(v, value(i, round), "key {i} of namespace {ns}"),
+            }
+        }
+    }
+    for ns in [0, named] {
+        let items: Vec<_> = e.iter(ns).unwrap().collect();
+        assert!(!items.is_empty());
+        for item in items {
+            match item {
+                Err(EngineError::Corrupted {
+                    reason: Corruption::Misindexed(n),
+                    ..
+                }) => assert_eq!(n, ns),
+                other => panic!("namespace {ns} yielded {other:?}"),
+            }
+        }
+    }
+    assert!(matches!(
+        e.compact(None),
+        Err(EngineError::Corrupted {
+            reason: Corruption::Misindexed(_),
+            ..
+        })
+    ));
+    drop(e);
+    // Without the snapshot, the log gives every record back in its own namespace.
+    std::fs::remove_file(&snap).unwrap();
+    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    assert_eq!(e.get(0, &key(25)).unwrap().unwrap().0, value(25, 0));
+    assert_eq!(e.get(named, &key(25)).unwrap().unwrap().0, value(25, 1));
+}
+
 #[test]
 fn snapshot_of_another_file_is_ignored() {
     let (d, path) = temp_db();
