@@ -5,7 +5,7 @@
 //! `slot = tag << 40 | offset >> 3`. Zero means empty (offsets start at 4096, so a used slot is
 //! never zero). The tag also picks the home position (`tag & mask`), so the table can grow and
 //! delete (backward shift) without re-reading keys. A tag match is only a candidate: the caller's
-//! `eq` compares the key stored in the log.
+//! `eq` compares the key (and namespace, see [`crate::index::indexes`]) stored in the log.
 //!
 //! Invariants: the capacity is zero or a power of two of at least 16; at most 7/8 of the slots
 //! are used; every used slot is reachable from its home position without crossing an empty slot.
