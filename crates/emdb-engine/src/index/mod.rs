@@ -295,6 +295,7 @@ impl Index {
         self.ordered
     }
 
+    #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> KeyHash {
         let h = xxh3_64_with_seed(key, self.seed);
         KeyHash {
@@ -398,6 +399,7 @@ impl Index {
 /// Whether `e` is what a slot of namespace `ns` may point at: one of that namespace's puts.
 /// Slots the engine places always are; a slot loaded from an index snapshot that was altered
 /// behind a valid checksum may not be, so whatever follows a slot checks this as well as the key.
+#[inline]
 pub(crate) fn indexes(ns: u32, e: &EntryRef<'_>) -> bool {
     e.op == Op::Put && e.ns == ns
 }

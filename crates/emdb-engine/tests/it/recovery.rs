@@ -360,7 +360,10 @@ fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
     std::fs::write(&snap, &swapped).unwrap();
 
     let e = open(&path, os_config(true).with_snapshot_on_close(false));
-    assert!(e.open_report().used_snapshot, "the tables themselves are valid");
+    assert!(
+        e.open_report().used_snapshot,
+        "the tables themselves are valid"
+    );
     for i in 0..60 {
         for (ns, round) in [(0, 0), (named, 1)] {
             match e.get(ns, &key(i)).unwrap() {
