@@ -18,3 +18,4 @@ mod lockfile;
 mod ranges;
 mod recovery;
 mod sealing;
+mod snapshots;

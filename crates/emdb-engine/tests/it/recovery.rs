@@ -1,5 +1,5 @@
 //! Open-time recovery: torn tails, mid-log corruption with its true offset, repair, foreign and
-//! newer files, and the index snapshot.
+//! newer files, and damage the index snapshot let open skip (the snapshot itself: `snapshots`).
 
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
@@ -9,7 +9,7 @@ use std::path::Path;
 use emdb_engine::format::DecodeError;
 use emdb_engine::format::frame::set_lag;
 use emdb_engine::format::scan::{Scanner, StopReason};
-use emdb_engine::{Corruption, Engine, EngineError, snapshot_path};
+use emdb_engine::{Corruption, Engine, EngineError};
 
 use crate::common::*;
 
@@ -157,41 +157,6 @@ fn foreign_short_and_directory_paths_are_refused() {
     assert!(open(&empty, os_config(true)).open_report().created);
 }
 
-#[test]
-fn snapshot_makes_reopen_replay_only_the_tail() {
-    let (_d, path) = temp_db();
-    {
-        let e = open(&path, os_config(true).with_snapshot_on_close(false));
-        let ns = e.create_namespace("n").unwrap();
-        for i in 0..1000 {
-            e.put(ns, &key(i), &value(i, 0), 0).unwrap();
-        }
-        e.checkpoint().unwrap();
-        for i in 0..10 {
-            e.put(ns, &key(i), &value(i, 1), 0).unwrap();
-        }
-        e.flush().unwrap();
-    }
-    let e = open(&path, os_config(true).with_snapshot_on_close(false));
-    let r = e.open_report();
-    assert!(r.used_snapshot);
-    assert_eq!(r.frames_replayed, 10);
-    let ns = e.namespace_id("n").unwrap();
-    assert_eq!(e.len(ns).unwrap(), 1000);
-    assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
-    drop(e);
-    // A damaged snapshot is ignored: full scan, same answers.
-    let snap = snapshot_path(&path);
-    let mut bytes = std::fs::read(&snap).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 1;
-    std::fs::write(&snap, bytes).unwrap();
-    let e = open(&path, os_config(true));
-    assert!(!e.open_report().used_snapshot);
-    assert_eq!(e.len(ns).unwrap(), 1000);
-    assert_eq!(e.get(ns, &key(5)).unwrap().unwrap().0, value(5, 1));
-}
-
 /// A handle dropped cleanly cuts the zeros it preallocated, so the file ends at the log's tail
 /// and the next open has none to read; that open carries on writing as usual.
 #[test]
@@ -221,201 +186,6 @@ fn a_clean_drop_ends_the_file_at_the_tail() {
     let e = open(&path, os_config(false));
     assert_eq!(e.get(0, b"after").unwrap().unwrap().0, b"the cut");
     assert_eq!(std::fs::metadata(&path).unwrap().len(), grown);
-}
-
-/// On both read paths (the snapshot mapped, or read into memory): a valid snapshot is used, and
-/// a damaged, cut-short or empty one is ignored in favour of a full scan with the same answers.
-#[test]
-fn bad_snapshots_fall_back_to_a_scan_on_both_read_paths() {
-    let (_d, path) = temp_db();
-    {
-        let e = open(&path, os_config(true));
-        for i in 0..300 {
-            e.put(0, &key(i), &value(i, 0), 0).unwrap();
-        }
-    }
-    let snap = snapshot_path(&path);
-    let good = std::fs::read(&snap).unwrap();
-    let mut flipped = good.clone();
-    flipped[good.len() - 100] ^= 0x10;
-    let variants = [
-        ("intact", good.clone(), true),
-        ("a flipped bit", flipped, false),
-        ("cut short", good[..good.len() / 2].to_vec(), false),
-        ("empty", Vec::new(), false),
-    ];
-    for (what, bytes, usable) in variants {
-        for mmap in [true, false] {
-            std::fs::write(&snap, &bytes).unwrap();
-            let e = open(&path, os_config(mmap).with_snapshot_on_close(false));
-            assert_eq!(e.open_report().used_snapshot, usable, "{what}, mmap {mmap}");
-            assert_eq!(e.len(0).unwrap(), 300, "{what}, mmap {mmap}");
-            assert_eq!(e.get(0, &key(7)).unwrap().unwrap().0, value(7, 0));
-        }
-    }
-}
-
-/// A snapshot whose CRC holds but whose namespace list is not as written (a second default
-/// namespace where a named one was, a next id not above every id, a default namespace with a
-/// creating offset) is ignored: open scans, and every namespace keeps its records.
-#[test]
-fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
-    let (_d, path) = temp_db();
-    let named = {
-        let e = open(&path, os_config(true));
-        let named = e.create_namespace("named").unwrap();
-        for i in 0..50 {
-            e.put(if i % 2 == 0 { named } else { 0 }, &key(i), &value(i, 0), 0)
-                .unwrap();
-        }
-        named
-    };
-    assert_eq!(named, 1);
-    let snap = snapshot_path(&path);
-    let good = std::fs::read(&snap).unwrap();
-    // Namespace records start at 64: id, reserved, creating offset, expiring count, then 16
-    // shards of a slot count and the slots.
-    let mut second = 64 + 24;
-    for _ in 0..16 {
-        let n = u64::from_le_bytes(good[second..second + 8].try_into().unwrap());
-        second += 8 + 8 * usize::try_from(n).unwrap();
-    }
-    let edited = |at: usize, bytes: &[u8]| {
-        let mut b = good.clone();
-        b[at..at + bytes.len()].copy_from_slice(bytes);
-        let body = b.len() - 8;
-        let crc = emdb_engine::format::checksum::crc32(&b[..body]);
-        b[body..body + 4].copy_from_slice(&crc.to_le_bytes());
-        b
-    };
-    let variants = [
-        ("as written", edited(0, b"EMDBSNP1"), true),
-        (
-            "the named namespace as a second default",
-            edited(second, &[0; 4]),
-            false,
-        ),
-        (
-            "the next id not above the named one",
-            edited(56, &1u32.to_le_bytes()),
-            false,
-        ),
-        (
-            "a default namespace with a creating entry",
-            edited(64 + 8, &[8, 16, 0, 0]),
-            false,
-        ),
-    ];
-    for (what, bytes, usable) in variants {
-        std::fs::write(&snap, &bytes).unwrap();
-        let e = open(&path, os_config(true).with_snapshot_on_close(false));
-        assert_eq!(e.open_report().used_snapshot, usable, "{what}");
-        assert_eq!(e.len(0).unwrap(), 25, "{what}");
-        assert_eq!(e.len(named).unwrap(), 25, "{what}");
-        assert_eq!(
-            e.get(named, &key(4)).unwrap().unwrap().0,
-            value(4, 0),
-            "{what}"
-        );
-        assert_eq!(e.get(0, &key(5)).unwrap().unwrap().0, value(5, 0), "{what}");
-    }
-}
-
-/// A snapshot that hands each namespace the other's tables (checksum made valid): its slots
-/// point at records of the wrong namespace. No read returns one of them as its own: a lookup
-/// skips them like a hash collision, iteration reports them as corruption, and compaction
-/// refuses rather than move a record into the wrong namespace.
-#[test]
-fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
-    let (_d, path) = temp_db();
-    let named = {
-        let e = open(&path, os_config(true));
-        let named = e.create_namespace("named").unwrap();
-        for i in 0..40 {
-            e.put(0, &key(i), &value(i, 0), 0).unwrap();
-            e.put(named, &key(i + 20), &value(i + 20, 1), 0).unwrap();
-        }
-        named
-    };
-    let snap = snapshot_path(&path);
-    let good = std::fs::read(&snap).unwrap();
-    // Each namespace record: 24 bytes of header, then 16 shards of a slot count and the slots.
-    let record_end = |start: usize| {
-        let mut at = start + 24;
-        for _ in 0..16 {
-            let n = u64::from_le_bytes(good[at..at + 8].try_into().unwrap());
-            at += 8 + 8 * usize::try_from(n).unwrap();
-        }
-        at
-    };
-    let (first, second) = (64, record_end(64));
-    let end = record_end(second);
-    let mut swapped = good[..first + 24].to_vec();
-    swapped.extend_from_slice(&good[second + 24..end]);
-    swapped.extend_from_slice(&good[second..second + 24]);
-    swapped.extend_from_slice(&good[first + 24..second]);
-    let crc = emdb_engine::format::checksum::crc32(&swapped);
-    swapped.extend_from_slice(&crc.to_le_bytes());
-    swapped.extend_from_slice(&[0; 4]);
-    std::fs::write(&snap, &swapped).unwrap();
-
-    let e = open(&path, os_config(true).with_snapshot_on_close(false));
-    assert!(
-        e.open_report().used_snapshot,
-        "the tables themselves are valid"
-    );
-    for i in 0..60 {
-        for (ns, round) in [(0, 0), (named, 1)] {
-            match e.get(ns, &key(i)).unwrap() {
-                None => {}
-                Some((v, _)) => assert_eq!(v, value(i, round), "key {i} of namespace {ns}"),
-            }
-        }
-    }
-    for ns in [0, named] {
-        let items: Vec<_> = e.iter(ns).unwrap().collect();
-        assert!(!items.is_empty());
-        for item in items {
-            match item {
-                Err(EngineError::Corrupted {
-                    reason: Corruption::Misindexed(n),
-                    ..
-                }) => assert_eq!(n, ns),
-                other => panic!("namespace {ns} yielded {other:?}"),
-            }
-        }
-    }
-    assert!(matches!(
-        e.compact(None),
-        Err(EngineError::Corrupted {
-            reason: Corruption::Misindexed(_),
-            ..
-        })
-    ));
-    drop(e);
-    // Without the snapshot, the log gives every record back in its own namespace.
-    std::fs::remove_file(&snap).unwrap();
-    let e = open(&path, os_config(true).with_snapshot_on_close(false));
-    assert_eq!(e.get(0, &key(25)).unwrap().unwrap().0, value(25, 0));
-    assert_eq!(e.get(named, &key(25)).unwrap().unwrap().0, value(25, 1));
-}
-
-#[test]
-fn snapshot_of_another_file_is_ignored() {
-    let (d, path) = temp_db();
-    {
-        let e = open(&path, os_config(true));
-        e.put(0, b"a", b"1", 0).unwrap();
-    }
-    let other = d.path().join("other.emdb");
-    {
-        let e = open(&other, os_config(true));
-        e.put(0, b"b", b"2", 0).unwrap();
-    }
-    std::fs::copy(snapshot_path(&other), snapshot_path(&path)).unwrap();
-    let e = open(&path, os_config(true));
-    assert!(!e.open_report().used_snapshot);
-    assert_eq!(dump(&e, 0), vec![(b"a".to_vec(), b"1".to_vec())]);
 }
 
 #[test]
