@@ -111,7 +111,7 @@ pub enum Corruption {
     /// A sealed frame appears in a plaintext file, or a plain frame in an encrypted one.
     #[error("frame encryption does not match the file")]
     SealMismatch,
-    /// An index slot of namespace `0` points at a record that is not one of its puts (only an
+    /// An index slot of this namespace points at a record that is not one of its puts (only an
     /// index snapshot altered behind a valid checksum can do that).
     #[error("index of namespace {0} points at another record")]
     Misindexed(u32),

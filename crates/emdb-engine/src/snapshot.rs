@@ -275,7 +275,8 @@ pub(crate) fn decode(
         }
         tables.push((id, expiring, shards));
     }
-    if c.pos != c.buf.len() {
+    // Every snapshot holds the default namespace; one without would hide its records.
+    if previous.is_none() || c.pos != c.buf.len() {
         return None;
     }
     names.set_next_id(next_id);

@@ -104,7 +104,8 @@ fn bad_snapshots_fall_back_to_a_scan_on_both_read_paths() {
 
 /// A snapshot whose CRC holds but whose namespace list is not as written (a second default
 /// namespace where a named one was, a next id not above every id, a default namespace with a
-/// creating offset) is ignored: open scans, and every namespace keeps its records.
+/// creating offset, no namespace at all) is ignored: open scans, and every namespace keeps its
+/// records.
 #[test]
 fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
     let (_d, path) = temp_db();
@@ -126,6 +127,9 @@ fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
         body[at..at + bytes.len()].copy_from_slice(bytes);
         with_crc(body)
     };
+    // The header alone, with a namespace count of 0.
+    let mut no_namespaces = good[..64].to_vec();
+    no_namespaces[60..64].fill(0);
     let variants = [
         ("as written", edited(0, b"EMDBSNP1"), true),
         (
@@ -143,6 +147,7 @@ fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
             edited(64 + 8, &[8, 16, 0, 0]),
             false,
         ),
+        ("no namespace at all", with_crc(no_namespaces), false),
     ];
     for (what, bytes, usable) in variants {
         std::fs::write(&snap, &bytes).unwrap();
