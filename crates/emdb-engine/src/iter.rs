@@ -11,7 +11,6 @@ use std::sync::Arc;
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
 use crate::index::ordered::OrdKey;
-use crate::index::{indexes, misindexed};
 use crate::log::mmap::Mapping;
 use crate::log::reader::LogReader;
 
@@ -66,10 +65,9 @@ impl Iterator for EngineIter {
             let key = match self
                 .cur
                 .reader
-                .with_entry(off, |e| indexes(self.ns, &e).then(|| e.key.to_vec()))
+                .with_indexed(self.ns, off, |e| e.key.to_vec())
             {
-                Ok(Some(k)) => k,
-                Ok(None) => return Some(Err(misindexed(off, self.ns))),
+                Ok(k) => k,
                 Err(e) => return Some(Err(e)),
             };
             let current = if self.values {
@@ -222,24 +220,16 @@ impl Iterator for RangeIter {
             }
             self.at += 1;
             if !self.page_via_current {
-                let ns = self.ns;
-                return Some(
-                    self.cur
-                        .reader
-                        .with_put_in(map, off, |e| {
-                            indexes(ns, &e)
-                                .then(|| (e.key.to_vec(), e.value.to_vec(), e.expires_at))
-                        })
-                        .and_then(|item| item.ok_or_else(|| misindexed(off, ns))),
-                );
+                return Some(self.cur.reader.with_indexed_in(map, self.ns, off, |e| {
+                    (e.key.to_vec(), e.value.to_vec(), e.expires_at)
+                }));
             }
             let key = match self
                 .cur
                 .reader
-                .with_entry_in(map, off, |e| indexes(self.ns, &e).then(|| e.key.to_vec()))
+                .with_indexed_in(map, self.ns, off, |e| e.key.to_vec())
             {
-                Ok(Some(k)) => k,
-                Ok(None) => return Some(Err(misindexed(off, self.ns))),
+                Ok(k) => k,
                 Err(e) => return Some(Err(e)),
             };
             match self.engine.get(self.ns, &key) {

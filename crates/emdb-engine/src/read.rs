@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
-use crate::index::{indexes, misindexed};
+use crate::index::indexes;
 use crate::log::reader::ValueBytes;
 
 impl Engine {
@@ -136,8 +136,7 @@ impl Engine {
         for off in nsi.offsets() {
             let key = cur
                 .reader
-                .with_entry(off, |e| indexes(ns, &e).then(|| Box::<[u8]>::from(e.key)))?
-                .ok_or_else(|| misindexed(off, ns))?;
+                .with_indexed(ns, off, |e| Box::<[u8]>::from(e.key))?;
             entries.push((key, off));
         }
         nsi.install_ordered(entries);
@@ -182,15 +181,11 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))?;
         let mut expired = 0u64;
         for off in offsets {
-            let ours = cur.reader.with_entry(off, |e| {
+            cur.reader.with_indexed(ns, off, |e| {
                 if e.expires_at != 0 && e.expires_at <= now_ms {
                     expired += 1;
                 }
-                indexes(ns, &e)
             })?;
-            if !ours {
-                return Err(misindexed(off, ns));
-            }
         }
         debug_assert!(expiring >= expired);
         Ok(len - expired)
@@ -230,15 +225,11 @@ impl Engine {
             .ok_or(EngineError::NamespaceMissing(ns))?;
         let mut out = Vec::new();
         for off in offsets {
-            let ours = cur.reader.with_entry(off, |e| {
+            cur.reader.with_indexed(ns, off, |e| {
                 if e.expires_at != 0 && e.expires_at <= now_ms {
                     out.push(e.key.to_vec());
                 }
-                indexes(ns, &e)
             })?;
-            if !ours {
-                return Err(misindexed(off, ns));
-            }
         }
         Ok(out)
     }

@@ -17,7 +17,7 @@ use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
 use crate::frame_encode::prepare_frame;
-use crate::index::{Index, indexes, misindexed};
+use crate::index::Index;
 use crate::lockfile::unix_millis;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
@@ -174,18 +174,13 @@ impl Rewrite {
         for (ns, _, offsets) in live {
             for &off in offsets {
                 // A slot that points elsewhere must not move another record into `ns`.
-                let e = src
-                    .reader
-                    .with_entry(off, |e| {
-                        indexes(*ns, &e).then(|| OwnedEntry {
-                            op: Op::Put,
-                            ns: *ns,
-                            expires_at: e.expires_at,
-                            key: e.key.to_vec(),
-                            value: e.value.to_vec(),
-                        })
-                    })?
-                    .ok_or_else(|| misindexed(off, *ns))?;
+                let e = src.reader.with_indexed(*ns, off, |e| OwnedEntry {
+                    op: Op::Put,
+                    ns: *ns,
+                    expires_at: e.expires_at,
+                    key: e.key.to_vec(),
+                    value: e.value.to_vec(),
+                })?;
                 if self.expired(e.expires_at) {
                     continue;
                 }

@@ -14,6 +14,7 @@ use emdb_format::sealed::{ENVELOPE_HEADER_LEN, SealedRef};
 use emdb_format::{ENTRY_HEADER_LEN, EntryRef};
 
 use crate::error::{Corruption, EngineError, Result};
+use crate::index::{indexes, misindexed};
 use crate::log::mmap::Mapping;
 use crate::sealer::{Sealer, entry_aad};
 use crate::storage::StorageFile;
@@ -238,21 +239,39 @@ impl LogReader {
         }
     }
 
-    /// [`LogReader::with_entry_in`] for an entry known to be a `Put` (one the index points at):
-    /// a plaintext log's entries this process wrote are decoded with the point-read decode.
-    pub(crate) fn with_put_in<R>(
+    /// Hands `f` the entry an index slot of namespace `ns` points at, through the current map
+    /// or `pread`. Anything but one of that namespace's puts is `Corrupted` (`Misindexed`, see
+    /// [`crate::index::indexes`]).
+    pub(crate) fn with_indexed<R>(
         &self,
-        map: Option<&Mapping>,
+        ns: u32,
         offset: u64,
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
-        if let (Some(m), None) = (map, &self.sealer) {
-            return self
-                .put_in(m, offset)
-                .map(f)
-                .map_err(|e| corrupt(offset, e));
+        match &self.map {
+            Some(slot) => self.with_indexed_in(Some(&slot.load()), ns, offset, f),
+            None => self.with_indexed_in(None, ns, offset, f),
         }
-        self.with_entry_in(map, offset, f)
+    }
+
+    /// [`LogReader::with_indexed`] through `map` (see [`LogReader::with_entry_in`]). A plaintext
+    /// log's entries this process wrote are decoded with the point-read decode.
+    pub(crate) fn with_indexed_in<R>(
+        &self,
+        map: Option<&Mapping>,
+        ns: u32,
+        offset: u64,
+        f: impl FnOnce(EntryRef<'_>) -> R,
+    ) -> Result<R> {
+        let ours = |e: EntryRef<'_>| indexes(ns, &e).then(|| f(e));
+        let found = match (map, &self.sealer) {
+            (Some(m), None) => self
+                .put_in(m, offset)
+                .map(ours)
+                .map_err(|e| corrupt(offset, e))?,
+            _ => self.with_entry_in(map, offset, ours)?,
+        };
+        found.ok_or_else(|| misindexed(offset, ns))
     }
 
     fn decode<R>(&self, offset: u64, bytes: &[u8], f: impl FnOnce(EntryRef<'_>) -> R) -> Result<R> {
