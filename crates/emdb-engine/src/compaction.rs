@@ -129,7 +129,9 @@ impl Engine {
             let file = rw.file.clone();
             let cur = Arc::new(rw.cur);
             self.default_counts.set(&cur);
-            self.generation.store(cur);
+            // Still under the writer lock: no write reaches the new generation before scans of
+            // the old one learn they must look keys up again.
+            self.generation.swap(cur).index.retire();
             self.publish_view();
             *w = rw.writer;
             self.commit.switch_file(file, tail);

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
-use crate::index::ordered::OrdKey;
+use crate::index::NsIndex;
+use crate::index::ordered::{OrdKey, Probe};
 use crate::log::mmap::Mapping;
 use crate::log::reader::LogReader;
 
@@ -99,19 +100,23 @@ const TOUCH_AHEAD: usize = 4;
 
 /// Iterator over a key range in order.
 ///
-/// The set of keys is the range's keys when the iterator was made: it pages lazily through the
-/// ordered index of the generation it was made from, skipping keys inserted later (by their
-/// insertion sequence number). Records are read a page at a time: each page takes the offsets
-/// of its records from the ordered index, and `next()` decodes the record there, so a record
-/// shows as it was when its page was fetched (a page is 16 records at first, doubling up to
-/// 1024). If a compaction replaced the generation, later pages look each key up in the current
-/// one instead, skipping keys removed since.
+/// The set of keys is the range's keys when the iterator was made: it pages through the ordered
+/// index of the generation it was made from (the first page as it is made), skipping keys
+/// inserted later (by their insertion sequence number). A page takes the offsets of up to 16
+/// records from the ordered index, doubling up to 1024 for later pages. While the namespace's
+/// index has not changed since the page was fetched, `next()` decodes the record at its offset;
+/// once it has (a put, removal or clear, or a compaction or drop that retired the index), the
+/// rest of the page looks each key up in the current generation instead, so a key removed since
+/// is skipped and an overwritten one shows its value at that moment.
 #[derive(Debug)]
 pub struct RangeIter {
     engine: Arc<Engine>,
     cur: Arc<Generation>,
     ns: u32,
-    lo: Bound<OrdKey>,
+    /// The namespace's index in `cur`, for its version (see [`NsIndex::version`]).
+    ns_index: Arc<NsIndex>,
+    /// Its version just before the page was fetched.
+    page_version: u64,
     hi: Bound<OrdKey>,
     max_seq: u64,
     /// Offsets of the current page's records; `next()` is at `page[at]`.
@@ -128,27 +133,28 @@ pub struct RangeIter {
 
 impl Engine {
     /// Iterates the keys of namespace `ns` within the bounds, in order (needs the ordered index).
+    /// The first page is fetched here, from the caller's bounds, so the lower bound is never
+    /// copied; the upper one is kept for later pages.
     pub fn range_iter(
         self: &Arc<Self>,
         ns: u32,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
     ) -> Result<RangeIter> {
         self.ensure_ordered(ns)?;
         let cur = self.generation.load_full();
         if !cur.index.ordered() {
             return Err(EngineError::RangeIndexDisabled);
         }
-        let max_seq = cur
-            .index
-            .with_ns(ns, |n| n.current_seq())
-            .ok_or(EngineError::NamespaceMissing(ns))?;
-        Ok(RangeIter {
+        let ns_index = cur.index.ns(ns).ok_or(EngineError::NamespaceMissing(ns))?;
+        let max_seq = ns_index.current_seq();
+        let mut it = RangeIter {
             engine: self.clone(),
             cur,
             ns,
-            lo: lo.map(OrdKey::from_vec),
-            hi: hi.map(OrdKey::from_vec),
+            ns_index,
+            page_version: 0,
+            hi: hi.map(OrdKey::new),
             max_seq,
             page: Vec::new(),
             at: 0,
@@ -156,7 +162,9 @@ impl Engine {
             page_via_current: false,
             page_size: RANGE_PAGE_FIRST,
             exhausted: false,
-        })
+        };
+        it.fetch(lo.map(Probe::new));
+        Ok(it)
     }
 }
 
@@ -164,14 +172,23 @@ impl RangeIter {
     /// Fetches the next page. It starts after the previous page's last key, read here from that
     /// record (a scan that stops within its first page never pays for it).
     fn refill(&mut self) -> Result<()> {
-        if let Some(&last) = self.page.last() {
-            let key = self
-                .cur
-                .reader
-                .with_entry_in(self.map.as_deref(), last, |e| OrdKey::new(e.key))?;
-            self.lo = Bound::Excluded(key);
-        }
-        let (lo, hi) = (self.lo.as_ref(), self.hi.as_ref());
+        let Some(&last) = self.page.last() else {
+            self.exhausted = true;
+            return Ok(());
+        };
+        let key = self
+            .cur
+            .reader
+            .with_entry_in(self.map.as_deref(), last, |e| e.key.to_vec())?;
+        self.fetch(Bound::Excluded(Probe::new(&key)));
+        Ok(())
+    }
+
+    /// Replaces the page with the next one, starting at `lo`.
+    fn fetch(&mut self, lo: Bound<Probe<'_>>) {
+        // Read before the page: a change that lands while it is fetched moves it again.
+        self.page_version = self.ns_index.version();
+        let hi = self.hi.as_ref().map(OrdKey::probe);
         let (limit, max_seq, page) = (self.page_size, self.max_seq, &mut self.page);
         let found = self
             .cur
@@ -193,7 +210,6 @@ impl RangeIter {
         for &off in self.page.iter().take(TOUCH_AHEAD) {
             LogReader::touch(self.map.as_deref(), off);
         }
-        Ok(())
     }
 }
 
@@ -219,7 +235,7 @@ impl Iterator for RangeIter {
                 LogReader::touch(map, ahead);
             }
             self.at += 1;
-            if !self.page_via_current {
+            if !self.page_via_current && self.ns_index.version() == self.page_version {
                 return Some(self.cur.reader.with_indexed_in(map, self.ns, off, |e| {
                     (e.key.to_vec(), e.value.to_vec(), e.expires_at)
                 }));

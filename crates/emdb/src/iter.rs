@@ -40,7 +40,7 @@ impl RecordIter {
     pub(crate) fn range(
         inner: &Arc<Inner>,
         ns: u32,
-        (lo, hi): (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        (lo, hi): (Bound<&[u8]>, Bound<&[u8]>),
     ) -> Result<Self> {
         if !inner.range_scans {
             return Err(emdb_engine::EngineError::RangeIndexDisabled.into());

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::db::Inner;
 use crate::error::Result;
 use crate::iter::{NamespaceIter, NamespaceKeyIter, NamespaceRangeIter, RecordIter};
-use crate::space::{Space, owned_bounds, prefix_bounds};
+use crate::space::{Space, prefix_end, slice_bounds};
 use crate::ttl::Ttl;
 use crate::value_ref::ValueRef;
 
@@ -262,7 +262,7 @@ impl Namespace {
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            owned_bounds(&range),
+            slice_bounds(&range),
         )?))
     }
 
@@ -276,11 +276,12 @@ impl Namespace {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix_iter(&self, prefix: impl AsRef<[u8]>) -> Result<NamespaceRangeIter> {
-        let bounds = prefix_bounds(prefix.as_ref());
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            bounds,
+            (Bound::Included(prefix), end.as_ref().map(Vec::as_slice)),
         )?))
     }
 
@@ -297,7 +298,7 @@ impl Namespace {
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            (Bound::Included(start.as_ref().to_vec()), Bound::Unbounded),
+            (Bound::Included(start.as_ref()), Bound::Unbounded),
         )?))
     }
 
@@ -314,7 +315,7 @@ impl Namespace {
         Ok(NamespaceRangeIter(RecordIter::range(
             &self.inner,
             self.id,
-            (Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded),
+            (Bound::Excluded(start.as_ref()), Bound::Unbounded),
         )?))
     }
 

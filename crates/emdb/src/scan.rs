@@ -6,7 +6,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::db::Emdb;
 use crate::error::Result;
 use crate::iter::{EmdbIter, EmdbKeyIter, EmdbRangeIter, RecordIter};
-use crate::space::{owned_bounds, prefix_bounds};
+use crate::space::{prefix_end, slice_bounds};
 
 impl Emdb {
     /// Iterates the default namespace. The set of keys is fixed now; a key removed or expired
@@ -68,7 +68,7 @@ impl Emdb {
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            owned_bounds(&range),
+            slice_bounds(&range),
         )?))
     }
 
@@ -93,10 +93,12 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix_iter(&self, prefix: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            prefix_bounds(prefix.as_ref()),
+            (Bound::Included(prefix), end.as_ref().map(Vec::as_slice)),
         )?))
     }
 
@@ -112,7 +114,7 @@ impl Emdb {
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            (Bound::Included(start.as_ref().to_vec()), Bound::Unbounded),
+            (Bound::Included(start.as_ref()), Bound::Unbounded),
         )?))
     }
 
@@ -128,7 +130,7 @@ impl Emdb {
         Ok(EmdbRangeIter(RecordIter::range(
             &self.inner,
             0,
-            (Bound::Excluded(start.as_ref().to_vec()), Bound::Unbounded),
+            (Bound::Excluded(start.as_ref()), Bound::Unbounded),
         )?))
     }
 }

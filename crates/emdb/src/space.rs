@@ -33,25 +33,28 @@ pub(crate) fn to_usize(n: u64) -> Result<usize> {
         .map_err(|_| Error::InvalidConfig("record count exceeds usize on this target"))
 }
 
-/// `[prefix, successor(prefix))`: the successor drops trailing `0xff` bytes and increments the
-/// last remaining byte; with none left the range is unbounded above.
-pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+/// The end of `[prefix, successor(prefix))`: the successor drops trailing `0xff` bytes and
+/// increments the last remaining byte; with none left the range is unbounded above.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     let mut end = prefix.to_vec();
     while end.last() == Some(&0xff) {
         end.pop();
     }
-    let hi = match end.last_mut() {
+    match end.last_mut() {
         Some(b) => {
             *b += 1;
             Bound::Excluded(end)
         }
         None => Bound::Unbounded,
-    };
-    (Bound::Included(prefix.to_vec()), hi)
+    }
 }
 
-pub(crate) fn owned_bounds<R: RangeBounds<Vec<u8>>>(r: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    (r.start_bound().cloned(), r.end_bound().cloned())
+/// The bounds of `r` as byte slices.
+pub(crate) fn slice_bounds<R: RangeBounds<Vec<u8>>>(r: &R) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (
+        r.start_bound().map(Vec::as_slice),
+        r.end_bound().map(Vec::as_slice),
+    )
 }
 
 impl Space<'_> {

@@ -55,6 +55,11 @@ pub(crate) struct NsIndex {
     ordered: Option<RwLock<Option<Ordered>>>,
     /// Last insertion sequence number handed out.
     seq: AtomicU64,
+    /// Moves (after the change) on every put, removal and clear, and once more when this index
+    /// is retired (compaction replaced its generation, or the namespace was dropped). A range
+    /// scan yields a record straight from the offsets of its page only while this has not moved
+    /// since the page was fetched; after that it looks each key up again.
+    version: AtomicU64,
 }
 
 impl NsIndex {
@@ -65,6 +70,7 @@ impl NsIndex {
             expiring: AtomicU64::new(0),
             ordered: ordered.then(|| RwLock::new(Some(Ordered::default()))),
             seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
         }
     }
 
@@ -76,6 +82,7 @@ impl NsIndex {
             expiring: AtomicU64::new(expiring),
             ordered: ordered.then(|| RwLock::new(None)),
             seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
         }
     }
 
@@ -83,6 +90,22 @@ impl NsIndex {
     #[inline]
     pub(crate) fn len(&self) -> u64 {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// See the field: equal values mean no put, removal, clear or retirement came between.
+    #[inline]
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Marks the index as replaced (by compaction's new generation) or dropped: scans holding
+    /// it stop trusting the pages they fetched from it.
+    pub(crate) fn retire(&self) {
+        self.changed();
     }
 
     /// Live records with an expiry.
@@ -139,6 +162,7 @@ impl NsIndex {
                 set.moved(key, offset);
             }
         }
+        self.changed();
         Ok(old)
     }
 
@@ -168,6 +192,7 @@ impl NsIndex {
             {
                 set.remove(key);
             }
+            self.changed();
         }
         Ok(old)
     }
@@ -183,6 +208,7 @@ impl NsIndex {
             // Cleared: an empty set is exactly right, built or not.
             *o.write() = Some(Ordered::default());
         }
+        self.changed();
     }
 
     /// Every live offset (a point-in-time copy, shard by shard).
@@ -377,8 +403,19 @@ impl Index {
     pub(crate) fn drop_ns(&self, id: u32) {
         debug_assert_ne!(id, 0, "the default namespace is never dropped");
         let mut map = NsList::clone(&self.namespaces.load());
+        if let Some(dropped) = map.get(id) {
+            dropped.retire();
+        }
         map.remove(id);
         self.namespaces.store(Arc::new(map));
+    }
+
+    /// Retires every namespace's index (compaction replaced this generation).
+    pub(crate) fn retire(&self) {
+        self.default.retire();
+        for ns in self.namespaces.load().values() {
+            ns.retire();
+        }
     }
 
     /// Live records across namespaces.

@@ -3,7 +3,8 @@
 
 use std::ops::Bound;
 
-use super::key_tree::{KeyTree, Probe, Slot};
+pub(crate) use super::key_tree::Probe;
+use super::key_tree::{KeyTree, Slot};
 
 /// A key ordered exactly as its bytes are, carrying its 8-byte prefix (see [`prefix_of`]) so
 /// that searches compare integers first.
@@ -21,15 +22,7 @@ impl OrdKey {
         }
     }
 
-    /// Takes `key` without copying it (when its capacity is its length).
-    pub(crate) fn from_vec(key: Vec<u8>) -> Self {
-        OrdKey {
-            prefix: prefix_of(&key),
-            key: key.into_boxed_slice(),
-        }
-    }
-
-    fn probe(&self) -> Probe<'_> {
+    pub(crate) fn probe(&self) -> Probe<'_> {
         Probe::new(&self.key)
     }
 }
@@ -106,19 +99,17 @@ impl Ordered {
     /// caller reads from the log only if it needs that page.
     pub(crate) fn page(
         &self,
-        lo: Bound<&OrdKey>,
-        hi: Bound<&OrdKey>,
+        lo: Bound<Probe<'_>>,
+        hi: Bound<Probe<'_>>,
         limit: usize,
         max_seq: u64,
         offsets: &mut Vec<u64>,
     ) {
         offsets.clear();
         offsets.reserve(limit.min(self.0.len()));
-        let entries = self.0.iter_from(lo.map(OrdKey::probe));
+        let entries = self.0.iter_from(lo);
         entries.warm(limit);
-        entries.collect_into(hi.map(OrdKey::probe), limit, max_seq, offsets, |e| {
-            e.slot().offset
-        });
+        entries.collect_into(hi, limit, max_seq, offsets, |e| e.slot().offset);
     }
 
     /// Keys within the bounds, in order, at most `limit`.
@@ -187,7 +178,7 @@ mod tests {
         set.remove(b"k\x04");
         let mut page = vec![7];
         set.page(
-            Bound::Excluded(&OrdKey::new(b"k\x01")),
+            Bound::Excluded(Probe::new(b"k\x01")),
             Bound::Unbounded,
             3,
             0,
@@ -204,8 +195,8 @@ mod tests {
                 .len(),
             2
         );
-        let k = OrdKey::new(b"k");
-        set.page(Bound::Excluded(&k), Bound::Excluded(&k), 9, 9, &mut page);
+        let k = Probe::new(b"k");
+        set.page(Bound::Excluded(k), Bound::Excluded(k), 9, 9, &mut page);
         assert!(page.is_empty());
         assert!(
             set.keys(Bound::Included(b"z"), Bound::Included(b"a"), 9, 9)

@@ -84,7 +84,7 @@ fn range_iterators_page_lazily_and_skip_keys_inserted_after_creation() {
         e.put(0, &key(i), b"old", 0).unwrap();
     }
     let it = e
-        .range_iter(0, Bound::Included(key(100)), Bound::Excluded(key(300)))
+        .range_iter(0, Bound::Included(&key(100)), Bound::Excluded(&key(300)))
         .unwrap();
     // After creation: odd keys inserted (must not show), some removed, some overwritten, and a
     // compaction swaps the generation.
@@ -114,34 +114,62 @@ fn range_iterators_page_lazily_and_skip_keys_inserted_after_creation() {
     ));
 }
 
+/// Values are read when `next()` reaches their key: changes made after the iterator was made,
+/// inside the page already fetched as well as in later ones, are seen; keys inserted after it
+/// are not.
 #[test]
-fn range_records_show_as_they_were_when_their_page_was_read() {
+fn range_records_show_their_values_when_reached() {
     let (_d, path) = temp_db();
     let e = open(&path, os_config(true).with_range_index(true));
     for i in 0..100 {
         e.put(0, &key(i), b"old", 0).unwrap();
     }
     let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
-    // Nothing is read before the first `next()`: this removal is seen.
+    // The first page (keys 0..=15) is fetched as the iterator is made; this removal is seen.
     e.remove(0, &key(0)).unwrap();
     assert_eq!(it.next().unwrap().unwrap().0, key(1));
-    // The first page (16 records, keys 1..=16) is read; changes to it are not seen, changes
-    // to later pages are.
+    assert_eq!(
+        it.next().unwrap().unwrap().1,
+        b"old",
+        "no change since: read in place"
+    );
     e.put(0, &key(5), b"new", 0).unwrap();
     e.remove(0, &key(6)).unwrap();
     e.put(0, &key(50), b"new", 0).unwrap();
     e.remove(0, &key(51)).unwrap();
+    e.put(0, &key(1000), b"late", 0).unwrap();
     let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
     let value_of = |k: u64| {
         rest.iter()
             .find(|(x, _, _)| *x == key(k))
             .map(|r| r.1.clone())
     };
-    assert_eq!(value_of(5).unwrap(), b"old");
-    assert_eq!(value_of(6).unwrap(), b"old");
+    assert_eq!(value_of(5).unwrap(), b"new");
+    assert_eq!(value_of(6), None);
     assert_eq!(value_of(50).unwrap(), b"new");
     assert_eq!(value_of(51), None);
-    assert_eq!(rest.len(), 97);
+    assert_eq!(value_of(1000), None, "inserted after the iterator was made");
+    assert_eq!(rest.len(), 95);
+}
+
+/// A page fetched before a compaction is not read in place afterwards: the compaction retired
+/// the index it came from, and a removal after it reaches only the new generation.
+#[test]
+fn a_page_fetched_before_a_compaction_sees_later_changes() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true).with_range_index(true));
+    for i in 0..10 {
+        e.put(0, &key(i), b"old", 0).unwrap();
+    }
+    let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().0, key(0));
+    e.compact(None).unwrap();
+    e.remove(0, &key(3)).unwrap();
+    e.put(0, &key(4), b"new", 0).unwrap();
+    let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
+    assert_eq!(rest.len(), 8);
+    assert!(rest.iter().all(|(k, _, _)| *k != key(3)));
+    assert!(rest.iter().any(|(k, v, _)| *k == key(4) && v == b"new"));
 }
 
 #[test]

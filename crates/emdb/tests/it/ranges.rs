@@ -110,3 +110,36 @@ fn namespace_ranges_and_index_rebuild_after_reopen() {
     assert_eq!(n.range_prefix_iter("y").unwrap().count(), 1);
     assert_eq!(n.range_iter(b"x2".to_vec()..).unwrap().count(), 2);
 }
+
+/// SPEC 5 inside a page: a key removed after the iterator was made is skipped and an
+/// overwritten one shows its value when `next()` reaches it, even when the page holding them
+/// was already fetched.
+#[test]
+fn changes_inside_the_current_page_are_seen() {
+    let db = Emdb::builder().enable_range_scans(true).build().unwrap();
+    for i in 0..20u8 {
+        db.insert(vec![b'k', i], "old").unwrap();
+    }
+    let mut it = db.range_iter(..).unwrap();
+    assert_eq!(it.next(), Some((vec![b'k', 0], b"old".to_vec())));
+    db.remove(vec![b'k', 5]).unwrap();
+    db.insert(vec![b'k', 6], "new").unwrap();
+    let rest: Vec<_> = it.collect();
+    assert_eq!(rest.len(), 18);
+    assert!(!rest.iter().any(|(k, _)| *k == [b'k', 5]));
+    assert!(rest.contains(&(vec![b'k', 6], b"new".to_vec())));
+}
+
+/// A scan of a namespace dropped while it runs ends at the drop.
+#[test]
+fn a_scan_of_a_dropped_namespace_ends() {
+    let db = Emdb::builder().enable_range_scans(true).build().unwrap();
+    let n = db.namespace("n").unwrap();
+    for i in 0..20u8 {
+        n.insert(vec![b'k', i], "v").unwrap();
+    }
+    let mut it = n.range_iter(..).unwrap();
+    assert!(it.next().is_some());
+    assert!(db.drop_namespace("n").unwrap());
+    assert_eq!(it.next(), None);
+}
