@@ -12,6 +12,7 @@ use emdb_engine::{EngineIter, RangeIter};
 
 use crate::db::Inner;
 use crate::error::Result;
+use crate::space::prefix_end;
 
 enum Source {
     All(EngineIter),
@@ -50,6 +51,16 @@ impl RecordIter {
             source: Source::Range(it),
             inner: inner.clone(),
         })
+    }
+
+    /// The keys of namespace `ns` that start with `prefix`, in order.
+    pub(crate) fn prefix(inner: &Arc<Inner>, ns: u32, prefix: &[u8]) -> Result<Self> {
+        let end = prefix_end(prefix);
+        Self::range(
+            inner,
+            ns,
+            (Bound::Included(prefix), end.as_ref().map(Vec::as_slice)),
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::db::Inner;
 use crate::error::Result;
 use crate::iter::{NamespaceIter, NamespaceKeyIter, NamespaceRangeIter, RecordIter};
-use crate::space::{Space, prefix_end, slice_bounds};
+use crate::space::{Space, slice_bounds};
 use crate::ttl::Ttl;
 use crate::value_ref::ValueRef;
 
@@ -276,12 +276,10 @@ impl Namespace {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix_iter(&self, prefix: impl AsRef<[u8]>) -> Result<NamespaceRangeIter> {
-        let prefix = prefix.as_ref();
-        let end = prefix_end(prefix);
-        Ok(NamespaceRangeIter(RecordIter::range(
+        Ok(NamespaceRangeIter(RecordIter::prefix(
             &self.inner,
             self.id,
-            (Bound::Included(prefix), end.as_ref().map(Vec::as_slice)),
+            prefix.as_ref(),
         )?))
     }
 

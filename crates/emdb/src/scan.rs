@@ -6,7 +6,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::db::Emdb;
 use crate::error::Result;
 use crate::iter::{EmdbIter, EmdbKeyIter, EmdbRangeIter, RecordIter};
-use crate::space::{prefix_end, slice_bounds};
+use crate::space::slice_bounds;
 
 impl Emdb {
     /// Iterates the default namespace. The set of keys is fixed now; a key removed or expired
@@ -93,12 +93,10 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix_iter(&self, prefix: impl AsRef<[u8]>) -> Result<EmdbRangeIter> {
-        let prefix = prefix.as_ref();
-        let end = prefix_end(prefix);
-        Ok(EmdbRangeIter(RecordIter::range(
+        Ok(EmdbRangeIter(RecordIter::prefix(
             &self.inner,
             0,
-            (Bound::Included(prefix), end.as_ref().map(Vec::as_slice)),
+            prefix.as_ref(),
         )?))
     }
 
