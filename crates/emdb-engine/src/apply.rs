@@ -6,7 +6,7 @@
 use emdb_format::entry::{EntryRef, Op};
 
 use crate::error::{Corruption, EngineError, Result};
-use crate::index::{Index, indexes};
+use crate::index::{Index, holds};
 use crate::log::reader::LogReader;
 use crate::namespace::NamespaceTable;
 
@@ -23,7 +23,7 @@ fn matching(
     expiry: &mut u64,
 ) -> Result<bool> {
     reader.with_entry(offset, |x| {
-        let hit = x.key == key && indexes(ns, &x);
+        let hit = holds(ns, key, &x);
         if hit {
             *expiry = x.expires_at;
         }

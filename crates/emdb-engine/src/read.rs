@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use crate::engine::{Engine, Generation};
 use crate::error::{EngineError, Result};
-use crate::index::indexes;
+use crate::index::holds;
 use crate::log::reader::ValueBytes;
 
 impl Engine {
@@ -31,7 +31,7 @@ impl Engine {
             .with_ns(ns, |n| {
                 n.find(h, |off| {
                     cur.reader.with_entry(off, |e| {
-                        let hit = e.key == key && indexes(ns, &e);
+                        let hit = holds(ns, key, &e);
                         if hit {
                             out = Some((off, f(off, e)));
                         }
@@ -68,7 +68,7 @@ impl Engine {
             let probe = cur.index.with_ns(ns, |n| {
                 n.find(h, |off| {
                     let e = map_entry(&cur.reader, map, off)?;
-                    let hit = e.key == key && indexes(ns, &e);
+                    let hit = holds(ns, key, &e);
                     if hit {
                         // In bounds: `e` was decoded from the map at `off`.
                         let start = off as usize + emdb_format::ENTRY_HEADER_LEN + e.key.len();

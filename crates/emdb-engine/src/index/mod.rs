@@ -441,6 +441,13 @@ pub(crate) fn indexes(ns: u32, e: &EntryRef<'_>) -> bool {
     e.op == Op::Put && e.ns == ns
 }
 
+/// Whether `e`, found through a slot of namespace `ns`, is that namespace's put of `key`: what
+/// a lookup and the write path's key match ask of each candidate slot.
+#[inline]
+pub(crate) fn holds(ns: u32, key: &[u8], e: &EntryRef<'_>) -> bool {
+    e.key == key && indexes(ns, e)
+}
+
 /// The error for a slot of namespace `ns` that points at the record at `offset`, which is not
 /// one of its puts.
 pub(crate) fn misindexed(offset: u64, ns: u32) -> EngineError {
