@@ -113,7 +113,8 @@ pub struct RangeIter {
     engine: Arc<Engine>,
     cur: Arc<Generation>,
     ns: u32,
-    /// The namespace's index in `cur`, for its version (see [`NsIndex::version`]).
+    /// The namespace's index in `cur`: pages come from it, and its version (see
+    /// [`NsIndex::version`]) says whether they still hold.
     ns_index: Arc<NsIndex>,
     /// Its version just before the page was fetched.
     page_version: u64,
@@ -190,13 +191,11 @@ impl RangeIter {
         self.page_version = self.ns_index.version();
         let hi = self.hi.as_ref().map(OrdKey::probe);
         let (limit, max_seq, page) = (self.page_size, self.max_seq, &mut self.page);
+        // A dropped namespace's index still answers; it is retired, so `next()` then looks its
+        // keys up and finds the namespace gone.
         let found = self
-            .cur
-            .index
-            .with_ns(self.ns, |n| {
-                n.with_ordered(|o| o.page(lo, hi, limit, max_seq, page))
-            })
-            .flatten()
+            .ns_index
+            .with_ordered(|o| o.page(lo, hi, limit, max_seq, page))
             .is_some();
         if !found {
             self.page.clear();
