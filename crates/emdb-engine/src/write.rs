@@ -18,7 +18,7 @@ use emdb_format::limits;
 
 use crate::apply::apply_entry;
 use crate::config::SyncPolicy;
-use crate::engine::{Engine, Generation};
+use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::frame_encode::{key_order, prepare_frame};
 use crate::log::writer::LogWriter;
@@ -189,8 +189,7 @@ impl Engine {
     ) -> Result<R> {
         let result: Result<R> = (|| {
             let mut w = self.writer.lock();
-            let cur = self.generation.load_full();
-            let (ops, out) = f(&LockedView { cur: &cur })?;
+            let (ops, out) = f(&LockedView { engine: self })?;
             if !ops.is_empty() {
                 let mut entries = ops
                     .iter()
@@ -303,20 +302,22 @@ impl OwnedOp {
     }
 }
 
-/// Reads inside [`Engine::update`], seeing every committed write.
+/// Reads inside [`Engine::update`], seeing every committed write: they are the engine's own
+/// point reads, made while the update holds the writer mutex, so nothing can change between
+/// them and the update's commit.
 #[derive(Debug)]
 pub struct LockedView<'e> {
-    cur: &'e Generation,
+    engine: &'e Engine,
 }
 
 impl LockedView<'_> {
     /// Value and expiry of `key`, expired or not.
     pub fn get(&self, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
-        Engine::get_in(self.cur, ns, key)
+        self.engine.get(ns, key)
     }
 
     /// Expiry of `key` without reading its value.
     pub fn expires_at(&self, ns: u32, key: &[u8]) -> Result<Option<u64>> {
-        Engine::expires_in(self.cur, ns, key)
+        self.engine.expires_at(ns, key)
     }
 }

@@ -90,6 +90,13 @@ impl Mapping {
         self.map.as_deref().unwrap_or_default()
     }
 
+    /// The `len` bytes at `start`; empty if they do not lie within the map.
+    pub fn span(&self, start: usize, len: usize) -> &[u8] {
+        self.as_slice()
+            .get(start..start.saturating_add(len))
+            .unwrap_or_default()
+    }
+
     /// Mapped length.
     pub fn len(&self) -> usize {
         self.as_slice().len()

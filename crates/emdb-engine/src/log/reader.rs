@@ -58,10 +58,7 @@ impl ValueBytes {
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
-            ValueBytes::Mapped { map, start, len } => map
-                .as_slice()
-                .get(*start..start.saturating_add(*len))
-                .unwrap_or_default(),
+            ValueBytes::Mapped { map, start, len } => map.span(*start, *len),
             ValueBytes::Owned(v) => v,
         }
     }

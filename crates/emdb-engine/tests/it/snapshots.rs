@@ -249,3 +249,46 @@ fn snapshot_of_another_file_is_ignored() {
     assert!(!e.open_report().used_snapshot);
     assert_eq!(dump(&e, 0), vec![(b"a".to_vec(), b"1".to_vec())]);
 }
+
+/// A record damaged on disk after the snapshot that indexes it (so open never reads it): every
+/// point read of it reports corruption at its offset, through the map and through `pread`,
+/// and every other record still reads back.
+#[test]
+fn a_record_damaged_behind_its_snapshot_is_reported_by_every_point_read() {
+    for mmap in [true, false] {
+        let (_d, path) = temp_db();
+        let damaged = b"value that will be damaged";
+        {
+            let e = open(&path, os_config(mmap));
+            // First: the snapshot checks the frame it was taken at, the last.
+            e.put(0, b"victim", damaged, 0).unwrap();
+            for i in 0..20 {
+                e.put(0, &key(i), &value(i, 0), 0).unwrap();
+            }
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes
+            .windows(damaged.len())
+            .position(|w| w == damaged)
+            .unwrap();
+        bytes[at + 3] ^= 0x40;
+        std::fs::write(&path, bytes).unwrap();
+
+        let e = open(&path, os_config(mmap));
+        assert!(e.open_report().used_snapshot);
+        let corrupt = |r: Result<(), EngineError>, what: &str| match r {
+            Err(EngineError::Corrupted {
+                reason: Corruption::Frame(_),
+                offset,
+            }) => assert!(offset < at as u64, "{what} (mmap {mmap}): offset {offset}"),
+            other => panic!("{what} (mmap {mmap}): expected corruption, got {other:?}"),
+        };
+        corrupt(e.get(0, b"victim").map(drop), "get");
+        corrupt(e.get_ref(0, b"victim").map(drop), "get_ref");
+        corrupt(e.expires_at(0, b"victim").map(drop), "expires_at");
+        for i in 0..20 {
+            assert_eq!(e.get(0, &key(i)).unwrap().unwrap().0, value(i, 0));
+            assert_eq!(e.expires_at(0, &key(i)).unwrap(), Some(0));
+        }
+    }
+}
