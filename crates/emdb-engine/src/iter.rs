@@ -126,7 +126,8 @@ pub struct RangeIter {
     /// The map the page's records are read through (loaded once per page); `None` reads with
     /// `pread`.
     map: Option<Arc<Mapping>>,
-    /// The page was fetched after a compaction: look its keys up in the current generation.
+    /// The page was fetched from a retired index (a compaction replaced `cur`, or the namespace
+    /// was dropped): look its keys up in the current generation.
     page_via_current: bool,
     page_size: usize,
     exhausted: bool,
@@ -142,30 +143,36 @@ impl Engine {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
     ) -> Result<RangeIter> {
-        self.ensure_ordered(ns)?;
-        let cur = self.generation.load_full();
-        if !cur.index.ordered() {
-            return Err(EngineError::RangeIndexDisabled);
+        let lo = lo.map(Probe::new);
+        loop {
+            let cur = self.generation.load_full();
+            if !cur.index.ordered() {
+                return Err(EngineError::RangeIndexDisabled);
+            }
+            let ns_index = cur.index.ns(ns).ok_or(EngineError::NamespaceMissing(ns))?;
+            let max_seq = ns_index.current_seq();
+            let mut it = RangeIter {
+                engine: self.clone(),
+                cur,
+                ns,
+                ns_index,
+                page_version: 0,
+                hi: hi.map(OrdKey::new),
+                max_seq,
+                page: Vec::new(),
+                at: 0,
+                map: None,
+                page_via_current: false,
+                page_size: RANGE_PAGE_FIRST,
+                exhausted: false,
+            };
+            if it.fetch(lo) {
+                return Ok(it);
+            }
+            // The ordered set was deferred by a snapshot load: build it and start again (from
+            // the generation current then, should a compaction have replaced this one).
+            self.ensure_ordered(ns)?;
         }
-        let ns_index = cur.index.ns(ns).ok_or(EngineError::NamespaceMissing(ns))?;
-        let max_seq = ns_index.current_seq();
-        let mut it = RangeIter {
-            engine: self.clone(),
-            cur,
-            ns,
-            ns_index,
-            page_version: 0,
-            hi: hi.map(OrdKey::new),
-            max_seq,
-            page: Vec::new(),
-            at: 0,
-            map: None,
-            page_via_current: false,
-            page_size: RANGE_PAGE_FIRST,
-            exhausted: false,
-        };
-        it.fetch(lo.map(Probe::new));
-        Ok(it)
     }
 }
 
@@ -181,12 +188,14 @@ impl RangeIter {
             .cur
             .reader
             .with_entry_in(self.map.as_deref(), last, |e| e.key.to_vec())?;
+        // Always fetched: the first page was, so the ordered set is built.
         self.fetch(Bound::Excluded(Probe::new(&key)));
         Ok(())
     }
 
-    /// Replaces the page with the next one, starting at `lo`.
-    fn fetch(&mut self, lo: Bound<Probe<'_>>) {
+    /// Replaces the page with the next one, starting at `lo`. `false` (and an empty page) when
+    /// the ordered set is not built yet; it never reverts to that once built.
+    fn fetch(&mut self, lo: Bound<Probe<'_>>) -> bool {
         // Read before the page: a change that lands while it is fetched moves it again.
         self.page_version = self.ns_index.version();
         let hi = self.hi.as_ref().map(OrdKey::probe);
@@ -199,16 +208,22 @@ impl RangeIter {
             .is_some();
         if !found {
             self.page.clear();
+            self.at = 0;
+            self.exhausted = true;
+            return false;
         }
         self.at = 0;
         self.exhausted = self.page.len() < self.page_size;
         self.page_size = (self.page_size * 2).min(RANGE_PAGE_MAX);
-        self.page_via_current = !Arc::ptr_eq(&self.cur, &self.engine.generation.load());
+        // Retired before the page was fetched: `cur` is no longer current (or the namespace was
+        // dropped), and its index no longer sees writes. Retired later: the version moved.
+        self.page_via_current = NsIndex::is_retired(self.page_version);
         // Loaded after the page's offsets were read, so it covers them.
         self.map = self.cur.reader.mapping();
         for &off in self.page.iter().take(TOUCH_AHEAD) {
             LogReader::touch(self.map.as_deref(), off);
         }
+        true
     }
 }
 

@@ -33,6 +33,8 @@ const SHARD_BITS: u32 = 4;
 /// of (see [`Index::prefetching`]): far enough for the misses to land before their turn, near
 /// enough that the leaves in flight (about 22 cache lines each) do not evict each other.
 const PREFETCH_AHEAD: usize = 8;
+/// The bit of [`NsIndex`]'s version that marks it retired.
+const RETIRED: u64 = 1 << 63;
 
 /// A key's hash split into shard and tag.
 #[derive(Debug, Clone, Copy)]
@@ -55,10 +57,11 @@ pub(crate) struct NsIndex {
     ordered: Option<RwLock<Option<Ordered>>>,
     /// Last insertion sequence number handed out.
     seq: AtomicU64,
-    /// Moves (after the change) on every put, removal and clear, and once more when this index
-    /// is retired (compaction replaced its generation, or the namespace was dropped). A range
-    /// scan yields a record straight from the offsets of its page only while this has not moved
-    /// since the page was fetched; after that it looks each key up again.
+    /// Moves (after the change) on every put, removal and clear, and takes the [`RETIRED`] bit
+    /// when this index is retired (compaction replaced its generation, or the namespace was
+    /// dropped). A range scan yields a record straight from the offsets of its page only while
+    /// this has not moved since the page was fetched, and never from a page fetched once it
+    /// was retired; otherwise it looks each key up again.
     version: AtomicU64,
 }
 
@@ -98,14 +101,21 @@ impl NsIndex {
         self.version.load(Ordering::Acquire)
     }
 
+    /// Whether a [`NsIndex::version`] was read after the index was retired.
+    #[inline]
+    pub(crate) fn is_retired(version: u64) -> bool {
+        version & RETIRED != 0
+    }
+
     fn changed(&self) {
+        // Never reaches the retired bit: that would take 2^63 changes.
         self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Marks the index as replaced (by compaction's new generation) or dropped: scans holding
-    /// it stop trusting the pages they fetched from it.
+    /// it stop trusting the pages they fetched from it, and pages fetched from it later.
     pub(crate) fn retire(&self) {
-        self.changed();
+        self.version.fetch_or(RETIRED, Ordering::Release);
     }
 
     /// Live records with an expiry.
