@@ -144,35 +144,40 @@ impl Engine {
         hi: Bound<&[u8]>,
     ) -> Result<RangeIter> {
         let lo = lo.map(Probe::new);
-        loop {
-            let cur = self.generation.load_full();
-            if !cur.index.ordered() {
-                return Err(EngineError::RangeIndexDisabled);
-            }
-            let ns_index = cur.index.ns(ns).ok_or(EngineError::NamespaceMissing(ns))?;
-            let max_seq = ns_index.current_seq();
-            let mut it = RangeIter {
-                engine: self.clone(),
-                cur,
-                ns,
-                ns_index,
-                page_version: 0,
-                hi: hi.map(OrdKey::new),
-                max_seq,
-                page: Vec::new(),
-                at: 0,
-                map: None,
-                page_via_current: false,
-                page_size: RANGE_PAGE_FIRST,
-                exhausted: false,
-            };
-            if it.fetch(lo) {
-                return Ok(it);
-            }
-            // The ordered set was deferred by a snapshot load: build it and start again (from
-            // the generation current then, should a compaction have replaced this one).
+        let mut it = self.range_iter_unfetched(ns, hi)?;
+        if !it.fetch(lo) {
+            // The ordered set was deferred by a snapshot load: build it and start again, from
+            // the generation current then (one a compaction swapped in has its set built).
             self.ensure_ordered(ns)?;
+            it = self.range_iter_unfetched(ns, hi)?;
+            it.fetch(lo);
         }
+        Ok(it)
+    }
+
+    /// A range iterator over the current generation, its first page not fetched yet.
+    fn range_iter_unfetched(self: &Arc<Self>, ns: u32, hi: Bound<&[u8]>) -> Result<RangeIter> {
+        let cur = self.generation.load_full();
+        if !cur.index.ordered() {
+            return Err(EngineError::RangeIndexDisabled);
+        }
+        let ns_index = cur.index.ns(ns).ok_or(EngineError::NamespaceMissing(ns))?;
+        let max_seq = ns_index.current_seq();
+        Ok(RangeIter {
+            engine: self.clone(),
+            cur,
+            ns,
+            ns_index,
+            page_version: 0,
+            hi: hi.map(OrdKey::new),
+            max_seq,
+            page: Vec::new(),
+            at: 0,
+            map: None,
+            page_via_current: false,
+            page_size: RANGE_PAGE_FIRST,
+            exhausted: false,
+        })
     }
 }
 
