@@ -171,28 +171,28 @@ fn values(n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|i| vec![i as u8; 1_000]).collect()
 }
 
-#[test]
-fn a_streamed_frame_goes_body_first_in_pieces_then_its_header() {
+/// Streams `values` as one frame after a first frame of 24 bytes, and checks what reached the
+/// file and in which writes: the body back to back from the end of the header, every body write
+/// but the last ending at a multiple of [`FOLIO`], then the header. Returns the writes.
+fn check_streamed(values: &[Vec<u8>], body_writes: usize) -> Vec<(u64, u64)> {
     let (mut w, reader, file, storage) = empty_log();
     append(&mut w, &reader, 24, 1).unwrap();
-    let values = values(2_500);
-    let (entries, built) = big_batch(&values);
+    let (entries, built) = big_batch(values);
     let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
     assert_eq!(frame.len(), built.len() as u64);
     w.reserve(frame.len(), &reader).unwrap();
     file.writes.lock().clear();
     assert_eq!(w.append(frame).unwrap(), 24);
     let writes = file.writes.lock().clone();
-    // Pieces of whole entries, each just past WRITE_PIECE but the last, back to back from
-    // the end of the header; then the header.
-    assert_eq!(writes.len(), 4, "{writes:?}");
-    assert_eq!(writes[0].0, 24 + FRAME_HEADER_LEN as u64);
-    for pair in writes[..3].windows(2) {
+    assert_eq!(writes.len(), body_writes + 1, "{writes:?}");
+    let (body, header) = writes.split_at(body_writes);
+    assert_eq!(body[0].0, 24 + FRAME_HEADER_LEN as u64);
+    for pair in body.windows(2) {
         assert_eq!(pair[0].1, pair[1].0);
-        assert!(pair[0].1 - pair[0].0 >= WRITE_PIECE as u64);
+        assert_eq!(pair[0].1 % FOLIO, 0, "{writes:?}");
     }
-    assert_eq!(writes[2].1, 24 + built.len() as u64);
-    assert_eq!(writes[3], (24, 24 + FRAME_HEADER_LEN as u64));
+    assert_eq!(body[body_writes - 1].1, 24 + built.len() as u64);
+    assert_eq!(header[0], (24, 24 + FRAME_HEADER_LEN as u64));
     let bytes = storage.live_bytes(Path::new("log")).unwrap();
     assert_eq!(&bytes[24..24 + built.len()], built.as_slice());
     assert_eq!(w.tail, 24 + built.len() as u64);
@@ -203,6 +203,24 @@ fn a_streamed_frame_goes_body_first_in_pieces_then_its_header() {
         .map(|i| 24 + i.unwrap().0 as u64)
         .collect();
     assert_eq!(w.offsets, want);
+    writes
+}
+
+#[test]
+fn a_streamed_frame_goes_body_first_in_folio_aligned_pieces_then_its_header() {
+    // About 5 MB of 1 KB entries: up to the first 2 MiB boundary, to the second, the rest.
+    let writes = check_streamed(&values(5_000), 3);
+    assert_eq!((writes[0].1, writes[1].1), (FOLIO, 2 * FOLIO));
+}
+
+#[test]
+fn values_larger_than_a_folio_are_written_up_to_the_last_boundary_they_pass() {
+    // 3 MiB values: the first write ends at 2 MiB (the first value's bytes past it start the
+    // next piece), the second, with the second value, at 6 MiB, two boundaries on; then the
+    // rest.
+    let values: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i + 1; 3 << 20]).collect();
+    let writes = check_streamed(&values, 3);
+    assert_eq!((writes[0].1, writes[1].1), (FOLIO, 3 * FOLIO));
 }
 
 #[test]
@@ -210,7 +228,7 @@ fn a_failed_write_of_a_streamed_frame_leaves_its_length_field_zero() {
     // The second piece fails, then (another run) the header.
     for n in [1, 3] {
         let (mut w, reader, _file, storage) = empty_log();
-        let values = values(2_500);
+        let values = values(5_000);
         let (entries, _) = big_batch(&values);
         let frame = PendingFrame::Streamed(FrameStream::new(&entries, 0).unwrap(), None);
         w.reserve(frame.len(), &reader).unwrap();
