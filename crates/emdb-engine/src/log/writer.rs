@@ -39,8 +39,8 @@ const WRITE_PIECE: usize = 1 << 20;
 /// the file (2 MiB, the size of a huge page on x86-64). The page cache then holds the frame in
 /// folios of this size, which the kernel maps into the read map with one page-table entry each,
 /// so a random read of a bulk-loaded record no longer misses the TLB on 4 KiB pages: over 1M
-/// bulk-loaded records, 1M random reads took 235 against 251 ms and 500K ranges of 10 790
-/// against 852 ms (medians, `docs/BENCH.md`).
+/// bulk-loaded records, 1M random reads took 235 against 251 ms and 500K ranges of 10 789
+/// against 854 ms (medians, `docs/BENCH.md`).
 const FOLIO: u64 = 2 * MIB;
 /// Frames longer than this (of more than one entry) are encoded while they are written, a piece
 /// at a time through the encode buffer, instead of built whole first: a million-record bulk load
