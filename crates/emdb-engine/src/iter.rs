@@ -126,9 +126,6 @@ pub struct RangeIter {
     /// The map the page's records are read through (loaded once per page); `None` reads with
     /// `pread`.
     map: Option<Arc<Mapping>>,
-    /// The page was fetched from a retired index (a compaction replaced `cur`, or the namespace
-    /// was dropped): look its keys up in the current generation.
-    page_via_current: bool,
     page_size: usize,
     exhausted: bool,
 }
@@ -174,7 +171,6 @@ impl Engine {
             page: Vec::new(),
             at: 0,
             map: None,
-            page_via_current: false,
             page_size: RANGE_PAGE_FIRST,
             exhausted: false,
         })
@@ -198,6 +194,13 @@ impl RangeIter {
         Ok(())
     }
 
+    /// Whether the current page's records can be read at their offsets: the namespace index has
+    /// not changed since the page was fetched, and was not retired before it (then `cur` is no
+    /// longer current, or the namespace was dropped, and the index no longer sees writes).
+    fn page_holds(&self) -> bool {
+        !NsIndex::is_retired(self.page_version) && self.ns_index.version() == self.page_version
+    }
+
     /// Replaces the page with the next one, starting at `lo`. `false` (and an empty page) when
     /// the ordered set is not built yet; it never reverts to that once built.
     fn fetch(&mut self, lo: Bound<Probe<'_>>) -> bool {
@@ -211,18 +214,14 @@ impl RangeIter {
             .ns_index
             .with_ordered(|o| o.page(lo, hi, limit, max_seq, page))
             .is_some();
+        self.at = 0;
         if !found {
             self.page.clear();
-            self.at = 0;
             self.exhausted = true;
             return false;
         }
-        self.at = 0;
         self.exhausted = self.page.len() < self.page_size;
         self.page_size = (self.page_size * 2).min(RANGE_PAGE_MAX);
-        // Retired before the page was fetched: `cur` is no longer current (or the namespace was
-        // dropped), and its index no longer sees writes. Retired later: the version moved.
-        self.page_via_current = NsIndex::is_retired(self.page_version);
         // Loaded after the page's offsets were read, so it covers them.
         self.map = self.cur.reader.mapping();
         for &off in self.page.iter().take(TOUCH_AHEAD) {
@@ -254,7 +253,7 @@ impl Iterator for RangeIter {
                 LogReader::touch(map, ahead);
             }
             self.at += 1;
-            if !self.page_via_current && self.ns_index.version() == self.page_version {
+            if self.page_holds() {
                 return Some(self.cur.reader.with_indexed_in(map, self.ns, off, |e| {
                     (e.key.to_vec(), e.value.to_vec(), e.expires_at)
                 }));
