@@ -235,7 +235,9 @@ impl GroupCommit {
         // Everyone who waited on this round is flushing now, covered or not: the next leader
         // gathers for as many.
         st.last_round = participants.max(1 + st.waiting);
-        st.waiting = 0;
+        // Every flusher asleep on `rounds` counted itself in `waiting` under this lock first
+        // (a leader whose round was taken over was counted by the flusher that took it).
+        let sleepers = std::mem::take(&mut st.waiting);
         st.sync_time = (st.sync_time * 7 + took) / 8;
         let out = match result {
             Ok(()) => {
@@ -257,7 +259,10 @@ impl GroupCommit {
         // Followers first, while the lock is held: the leader's wake-up comes with the unlock,
         // and a woken thread can preempt this one on its CPU, which would leave the followers
         // asleep behind it (one futex call wakes them all; it takes about 3 us per sleeper).
-        atomic_wait::wake_all(&raw const self.rounds);
+        // A lone writer's round has no sleeper and skips the call.
+        if sleepers > 0 {
+            atomic_wait::wake_all(&raw const self.rounds);
+        }
         // A leader whose round was taken over may still wait on `gather`.
         self.gather.notify_all();
         drop(st);
