@@ -118,8 +118,21 @@ pub(crate) fn run(path: &Path, json_out: bool, progress: &Progress) -> Result<()
         }
     };
     let bar = progress.bar(image.len() as u64, "verifying");
-    let rep = walk(&image, |at| bar.set_position(at));
+    let mut rep = walk(&image, |at| bar.set_position(at));
     bar.finish_and_clear();
+    // The log below the end an index snapshot was taken at was durable then: a walk that stops
+    // short of it found damage, not a torn write (and the next open refuses the file).
+    if let Some(end) = emdb_engine::checkpointed_log_end(path, &header.file_id)
+        && rep.log_end < end
+        && rep.problems.iter().all(|p| p.offset != rep.log_end)
+    {
+        rep.torn_tail_at = None;
+        rep.problems.push(Problem {
+            offset: rep.log_end,
+            kind: "checkpointed log cut short",
+            detail: format!("the log stops before offset {end}, which a checkpoint made durable"),
+        });
+    }
     report(path, json_out, &rep, header.is_encrypted());
     if rep.problems.is_empty() {
         Ok(())

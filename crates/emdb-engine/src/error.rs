@@ -102,6 +102,9 @@ pub enum Corruption {
     /// A region of zeros hides frames that were already durable.
     #[error("zeroed region before durable frames")]
     Zeroed,
+    /// The file ends before the end of the log that a checkpoint made durable (the offset).
+    #[error("the log ends before offset {0}, which a checkpoint made durable")]
+    CutShort(u64),
     /// A frame refers to a namespace that was never created or already dropped.
     #[error("record for unknown namespace {0}")]
     UnknownNamespace(u32),

@@ -44,7 +44,7 @@ pub use iter::{EngineIter, RangeIter};
 pub use lockfile::LockHolder;
 pub use log::reader::ValueBytes;
 pub use repair::RepairReport;
-pub use snapshot::snapshot_path;
+pub use snapshot::{checkpointed_log_end, snapshot_path};
 pub use write::{LockedView, OwnedOp, WriteOp};
 
 /// Re-exported encryption layer (feature `encrypt`), for callers that derive keys.

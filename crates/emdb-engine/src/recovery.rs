@@ -3,7 +3,9 @@
 //!
 //! A torn tail (an interrupted, never-acknowledged write) is reported so the caller can truncate
 //! it; durable bytes that no longer decode refuse the open with their absolute offset. See
-//! `emdb_format::scan` for how the two are told apart.
+//! `emdb_format::scan` for how the two are told apart; in addition, the log below the end an
+//! index snapshot of the file was taken at is durable by construction, so a stop there is
+//! corruption even where the scan alone would take it for a torn tail.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -126,8 +128,12 @@ pub(crate) fn recover(
     let seed = index_seed(&header.file_id, reader.sealer());
     let map = reader.mapping();
     let image = image(reader, map.as_deref().map(|m| m.as_slice()), file_len)?;
-    let snap = snapshot::load(storage, path, map.is_some())
-        .and_then(|s| snapshot::decode(s.bytes(), &header.file_id, &image, reader));
+    let stored = snapshot::load(storage, path, map.is_some());
+    let durable_end = stored
+        .as_ref()
+        .and_then(|s| snapshot::durable_end(s.bytes(), &header.file_id))
+        .unwrap_or(LOG_START);
+    let snap = stored.and_then(|s| snapshot::decode(s.bytes(), &header.file_id, &image, reader));
     let used_snapshot = snap.is_some();
     let (index, mut names, start, mut last_frame) = match snap {
         Some(s) => {
@@ -171,6 +177,23 @@ pub(crate) fn recover(
     let stop = scanner
         .stop()
         .ok_or(EngineError::InvalidArgument("scanner did not stop"))?;
+    if stop.offset < durable_end
+        && let StopReason::EndOfLog | StopReason::TornTail { .. } = stop.reason
+    {
+        // IMPORTANT: a snapshot of this file vouches that its log was durable up to
+        // `durable_end` (even one that no longer matches the log and was not used): a log that
+        // stops below that was damaged after the fact, never torn by a crash. Truncating it
+        // would drop acknowledged records without a word.
+        let reason = match stop.reason {
+            StopReason::TornTail { error: Some(e) } => Corruption::Frame(e),
+            StopReason::EndOfLog if stop.offset >= file_len => Corruption::CutShort(durable_end),
+            _ => Corruption::Zeroed,
+        };
+        return Err(EngineError::Corrupted {
+            offset: stop.offset,
+            reason,
+        });
+    }
     let torn = match stop.reason {
         StopReason::EndOfLog => false,
         StopReason::TornTail { .. } => true,

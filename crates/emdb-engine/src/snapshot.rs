@@ -204,13 +204,22 @@ pub(crate) fn load(storage: &dyn Storage, db: &Path, map: bool) -> Option<Stored
     storage.read_all(&path).ok().map(Stored::Read)
 }
 
-/// Decodes and validates a snapshot against the open log; `None` means "scan instead".
-pub(crate) fn decode(
-    bytes: &[u8],
-    file_id: &[u8; 16],
-    image: &[u8],
-    reader: &LogReader,
-) -> Option<Snapshot> {
+/// The end of the log that a snapshot of the file `file_id` was taken at, if the snapshot's own
+/// checksum holds, whatever the log holds now. A checkpoint makes the log durable up to there
+/// before it writes the snapshot, so no torn write can reach below it (recovery relies on this).
+pub(crate) fn durable_end(bytes: &[u8], file_id: &[u8; 16]) -> Option<u64> {
+    header(bytes, file_id).map(|(point, _)| point.log_end)
+}
+
+/// The log end vouched for by the snapshot file of the database at `db` whose file id is
+/// `file_id` (see [`durable_end`]), for tools that read a database without opening it.
+pub fn checkpointed_log_end(db: &Path, file_id: &[u8; 16]) -> Option<u64> {
+    durable_end(&std::fs::read(snapshot_path(db)).ok()?, file_id)
+}
+
+/// A snapshot's point and a cursor just past it, if its checksum, magic, version, shard count
+/// and file id are right.
+fn header<'a>(bytes: &'a [u8], file_id: &[u8; 16]) -> Option<(SnapshotPoint, Cursor<'a>)> {
     let body_len = bytes.len().checked_sub(8)?;
     let stored = u32::from_le_bytes(bytes.get(body_len..body_len + 4)?.try_into().ok()?);
     if crc32(bytes.get(..body_len)?) != stored {
@@ -233,6 +242,17 @@ pub(crate) fn decode(
         last_frame_crc: c.u32()?,
     };
     c.u32()?;
+    Some((point, c))
+}
+
+/// Decodes and validates a snapshot against the open log; `None` means "scan instead".
+pub(crate) fn decode(
+    bytes: &[u8],
+    file_id: &[u8; 16],
+    image: &[u8],
+    reader: &LogReader,
+) -> Option<Snapshot> {
+    let (point, mut c) = header(bytes, file_id)?;
     if !frame_ends_at(image, point) {
         return None;
     }

@@ -239,6 +239,7 @@ fn corruption_reason(c: Corruption) -> &'static str {
         Corruption::Frame(DecodeError::NonZeroReserved) => "non-zero reserved bytes",
         Corruption::Frame(_) => "invalid record length",
         Corruption::Zeroed => "zeroed region before durable records",
+        Corruption::CutShort(_) => "file ends before its checkpointed log end",
         Corruption::UnknownNamespace(_) => "record for an unknown namespace",
         Corruption::BadNamespace => "invalid namespace definition",
         Corruption::SealMismatch => "encrypted and plaintext records mixed",

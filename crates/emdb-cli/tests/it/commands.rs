@@ -158,6 +158,46 @@ fn verify_finds_corruption_at_its_exact_offset() {
     assert_eq!(kept.len(), 1);
 }
 
+/// Damage to the last frame looks like a torn write to a walk, but the snapshot of the clean
+/// close vouches that the frame was durable: verify reports it, as open refuses the file.
+#[test]
+fn verify_reports_damage_the_checkpoint_rules_out_as_a_torn_write() {
+    let (_d, path) = db();
+    {
+        let db = emdb::Emdb::open(&path).unwrap();
+        for i in 0..5u32 {
+            db.insert(i.to_le_bytes(), "value").unwrap();
+        }
+    }
+    let image = std::fs::read(&path).unwrap();
+    let last = emdb_format::scan::Scanner::new(&image, 4096)
+        .map(|f| f.offset)
+        .last()
+        .unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(b"\xff", last + 20).unwrap();
+    let out = emdb()
+        .args(["verify", p(&path), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["problems"][0]["offset"], last);
+    assert_eq!(v["problems"][0]["kind"], "checkpointed log cut short");
+    assert_eq!(v["torn_tail_at"], serde_json::Value::Null);
+    assert!(matches!(
+        emdb::Emdb::open(&path),
+        Err(emdb::Error::Corrupted { offset, .. }) if offset == last
+    ));
+    // Without the snapshot nothing tells the damage from a torn write: a note, exit 0.
+    std::fs::remove_file(emdb_engine::snapshot_path(&path)).unwrap();
+    let v = json(emdb().args(["verify", p(&path), "--json"]));
+    assert_eq!(
+        (v["clean"].as_bool(), v["torn_tail_at"].as_u64()),
+        (Some(true), Some(last))
+    );
+}
+
 #[test]
 fn verify_exit_codes_for_unreadable_and_foreign_files() {
     let (d, path) = db();
