@@ -78,10 +78,15 @@ type Pair = (Vec<u8>, Vec<u8>);
 type Record = (String, Vec<u8>, Vec<u8>, u64);
 
 fn records(db: &Emdb, ns: &str) -> Result<Vec<Pair>, Failure> {
+    // A record that could not be read fails the dump rather than leave it out.
     let mut v: Vec<_> = if ns.is_empty() {
-        db.iter()?.collect()
+        let mut it = db.iter()?;
+        let v = it.by_ref().collect();
+        it.finish().map(|()| v)?
     } else {
-        db.namespace(ns)?.iter()?.collect()
+        let mut it = db.namespace(ns)?.iter()?;
+        let v = it.by_ref().collect();
+        it.finish().map(|()| v)?
     };
     v.sort();
     Ok(v)

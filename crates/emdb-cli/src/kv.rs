@@ -103,21 +103,49 @@ pub(crate) fn scan(
     format: Format,
 ) -> Result<(), Failure> {
     let db = open_existing(path, true)?;
-    let records: Box<dyn Iterator<Item = (Vec<u8>, Vec<u8>)>> =
-        match (namespace_of(&db, ns, false)?, prefix, from) {
-            (Some(n), Some(p), _) => Box::new(n.range_prefix_iter(p)?),
-            (Some(n), None, Some(f)) => Box::new(n.iter_from(f)?),
-            (Some(n), None, None) => Box::new(n.range_iter(..)?),
-            (None, Some(p), _) => Box::new(db.range_prefix_iter(p)?),
-            (None, None, Some(f)) => Box::new(db.iter_from(f)?),
-            (None, None, None) => Box::new(db.range_iter(..)?),
-        };
+    let mut records = match (namespace_of(&db, ns, false)?, prefix, from) {
+        (Some(n), Some(p), _) => Scan::Ns(n.range_prefix_iter(p)?),
+        (Some(n), None, Some(f)) => Scan::Ns(n.iter_from(f)?),
+        (Some(n), None, None) => Scan::Ns(n.range_iter(..)?),
+        (None, Some(p), _) => Scan::Db(db.range_prefix_iter(p)?),
+        (None, None, Some(f)) => Scan::Db(db.iter_from(f)?),
+        (None, None, None) => Scan::Db(db.range_iter(..)?),
+    };
     let from = from.map(str::as_bytes);
     for (k, v) in records
+        .by_ref()
         .filter(|(k, _)| from.is_none_or(|f| k.as_slice() >= f))
         .take(limit.unwrap_or(usize::MAX))
     {
         println!("{}\t{}", show(&k, format), show(&v, format));
     }
+    // A record that could not be read was skipped; the scan fails rather than look complete.
+    records.finish()?;
     Ok(())
+}
+
+/// The records a scan prints: from the default namespace or a named one.
+enum Scan {
+    Db(emdb::EmdbRangeIter),
+    Ns(emdb::NamespaceRangeIter),
+}
+
+impl Iterator for Scan {
+    type Item = (Vec<u8>, Vec<u8>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Scan::Db(it) => it.next(),
+            Scan::Ns(it) => it.next(),
+        }
+    }
+}
+
+impl Scan {
+    fn finish(self) -> emdb::Result<()> {
+        match self {
+            Scan::Db(it) => it.finish(),
+            Scan::Ns(it) => it.finish(),
+        }
+    }
 }

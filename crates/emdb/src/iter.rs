@@ -2,8 +2,11 @@
 //! before `next()` reaches it is skipped, and each value is the key's value at that moment.
 //! Iterators keep the database open while they live, and stay correct across `compact()`.
 //!
-//! Their item types carry no error: a record that cannot be read when reached (an I/O error on
-//! the `pread` path, or damage found after open) is skipped.
+//! Their item types carry no error (the 0.8.5 signatures): a record that cannot be read when
+//! reached (an I/O error on the `pread` path, or damage found after open) is skipped, so the
+//! intact records around it still come, but never silently: the iterator counts it and keeps
+//! the first error (`error()`, `skipped()`, `finish()`), and every method that collects an
+//! iterator into a `Result` returns that error instead of a short answer.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use emdb_engine::{EngineIter, RangeIter};
 
 use crate::db::Inner;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::space::prefix_end;
 
 enum Source {
@@ -24,6 +27,9 @@ pub(crate) struct RecordIter {
     // IMPORTANT: declared before `inner`, so the engine iterator is dropped first.
     source: Source,
     inner: Arc<Inner>,
+    /// The first record that could not be read, and how many were skipped.
+    error: Option<Error>,
+    skipped: usize,
 }
 
 impl RecordIter {
@@ -35,6 +41,8 @@ impl RecordIter {
         Ok(RecordIter {
             source: Source::All(it),
             inner: inner.clone(),
+            error: None,
+            skipped: 0,
         })
     }
 
@@ -50,6 +58,8 @@ impl RecordIter {
         Ok(RecordIter {
             source: Source::Range(it),
             inner: inner.clone(),
+            error: None,
+            skipped: 0,
         })
     }
 
@@ -73,10 +83,13 @@ impl Iterator for RecordIter {
                 Source::All(it) => it.next()?,
                 Source::Range(it) => it.next()?,
             };
-            if let Ok((k, v, exp)) = item
-                && !self.inner.clock.expired(exp)
-            {
-                return Some((k, v));
+            match item {
+                Ok((k, v, exp)) if !self.inner.clock.expired(exp) => return Some((k, v)),
+                Ok(_) => {}
+                Err(e) => {
+                    self.skipped += 1;
+                    self.error.get_or_insert(e.into());
+                }
             }
         }
     }
@@ -92,6 +105,32 @@ macro_rules! iterator_type {
 
             fn next(&mut self) -> Option<$item> {
                 self.0.next().map(|$pair| $map)
+            }
+        }
+
+        impl $name {
+            /// The error of the first record this iterator skipped because it could not be
+            /// read (damage found after open, or an I/O error), if any so far.
+            pub fn error(&self) -> Option<&Error> {
+                self.0.error.as_ref()
+            }
+
+            /// How many records this iterator has skipped because they could not be read.
+            pub fn skipped(&self) -> usize {
+                self.0.skipped
+            }
+
+            /// Ends the iteration: `Ok` if every record reached so far was read, else the
+            /// first record's error (records not reached yet are not read).
+            pub fn finish(self) -> Result<()> {
+                self.0.error.map_or(Ok(()), Err)
+            }
+
+            /// Every remaining item, or the error of the first record that could not be read.
+            #[allow(dead_code, reason = "not every iterator type is collected inside the crate")]
+            pub(crate) fn collect_checked(mut self) -> Result<Vec<$item>> {
+                let items = self.by_ref().collect();
+                self.finish().map(|()| items)
             }
         }
     };

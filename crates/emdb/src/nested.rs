@@ -35,10 +35,8 @@ impl Emdb {
         prefix: impl AsRef<str>,
     ) -> Result<impl Iterator<Item = (Vec<u8>, Vec<u8>)>> {
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let items: Vec<_> = self
-            .iter()?
-            .filter(|(k, _)| k.starts_with(&start))
-            .collect();
+        let mut items = self.iter()?.collect_checked()?;
+        items.retain(|(k, _)| k.starts_with(&start));
         Ok(items.into_iter())
     }
 
@@ -60,7 +58,8 @@ impl Emdb {
             return Err(Error::InvalidPath);
         }
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let keys: Vec<Vec<u8>> = self.keys()?.filter(|k| k.starts_with(&start)).collect();
+        let mut keys = self.keys()?.collect_checked()?;
+        keys.retain(|k| k.starts_with(&start));
         let now = self.inner.clock.now();
         Ok(self.inner.engine.update(|view| {
             let mut ops = Vec::new();

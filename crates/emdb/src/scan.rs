@@ -48,7 +48,7 @@ impl Emdb {
     where
         R: RangeBounds<Vec<u8>>,
     {
-        Ok(self.range_iter(range)?.collect())
+        self.range_iter(range)?.collect_checked()
     }
 
     /// Lazy [`Emdb::range`]: the keys are the range's keys now (keys inserted later never
@@ -81,7 +81,7 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        Ok(self.range_prefix_iter(prefix)?.collect())
+        self.range_prefix_iter(prefix)?.collect_checked()
     }
 
     /// Lazy [`Emdb::range_prefix`].

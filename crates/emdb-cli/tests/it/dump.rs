@@ -1,6 +1,8 @@
 //! `dump` and `load`: round trips in every format, LMDB-style input, and a bad load that
 //! writes nothing.
 
+use std::os::unix::fs::FileExt;
+
 use crate::*;
 
 fn all_records(path: &Path) -> Vec<(String, Vec<u8>, Vec<u8>)> {
@@ -117,4 +119,30 @@ fn a_bad_load_writes_nothing() {
         .assert()
         .code(1);
     emdb().args(["dump", p(&path)]).assert().code(1);
+}
+
+/// A record the clean close's snapshot lets open skip, damaged since: the dump fails at it
+/// instead of leaving it out, and the database is left as it was.
+#[test]
+fn a_dump_fails_on_a_record_it_cannot_read() {
+    let (_d, path) = db();
+    {
+        let db = emdb::Emdb::open(&path).unwrap();
+        db.insert("victim", "value to damage").unwrap();
+        db.insert("after", "intact").unwrap();
+    }
+    let image = std::fs::read(&path).unwrap();
+    let at = image.windows(15).position(|w| w == b"value to damage");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .write_all_at(b"#", at.unwrap() as u64)
+        .unwrap();
+    let out = emdb().args(["dump", p(&path)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("emdb: corrupted data at offset "), "{err}");
+    let db = emdb::Emdb::open(&path).unwrap();
+    assert_eq!(db.get("after").unwrap(), Some(b"intact".to_vec()));
 }
