@@ -97,6 +97,26 @@ fn stat_reports_frames_namespaces_and_garbage_as_json() {
     assert!(stdout(emdb().args(["stat", p(&path)])).contains("live records per namespace"));
 }
 
+/// The offset of every frame of the database at `path`.
+fn frame_offsets(path: &Path) -> Vec<u64> {
+    let image = std::fs::read(path).unwrap();
+    emdb_format::scan::Scanner::new(&image, 4096)
+        .map(|f| f.offset)
+        .collect()
+}
+
+fn poke(path: &Path, offset: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// `verify --json` of a file it must find corrupt (exit 1): its report.
+fn verify_corrupt(path: &Path) -> serde_json::Value {
+    let out = emdb().args(["verify", p(path), "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn verify_finds_corruption_at_its_exact_offset() {
     let (_d, path) = db();
@@ -115,23 +135,9 @@ fn verify_finds_corruption_at_its_exact_offset() {
     assert_eq!(clean["clean"], true);
     assert_eq!(clean["frames"], 21);
     // The victim's frame starts where the 11th frame starts.
-    let image = std::fs::read(&path).unwrap();
-    let offsets: Vec<u64> = emdb_format::scan::Scanner::new(&image, 4096)
-        .map(|f| f.offset)
-        .collect();
-    let victim = offsets[10];
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .write_all_at(b"\xff", victim + 20)
-        .unwrap();
-    let out = emdb()
-        .args(["verify", p(&path), "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let victim = frame_offsets(&path)[10];
+    poke(&path, victim + 20, b"\xff");
+    let v = verify_corrupt(&path);
     assert_eq!(v["clean"], false);
     assert_eq!(v["problems"][0]["offset"], victim);
     assert_eq!(v["problems"][0]["kind"], "corrupt frame");
@@ -169,19 +175,9 @@ fn verify_reports_damage_the_checkpoint_rules_out_as_a_torn_write() {
             db.insert(i.to_le_bytes(), "value").unwrap();
         }
     }
-    let image = std::fs::read(&path).unwrap();
-    let last = emdb_format::scan::Scanner::new(&image, 4096)
-        .map(|f| f.offset)
-        .last()
-        .unwrap();
-    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    f.write_all_at(b"\xff", last + 20).unwrap();
-    let out = emdb()
-        .args(["verify", p(&path), "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let last = *frame_offsets(&path).last().unwrap();
+    poke(&path, last + 20, b"\xff");
+    let v = verify_corrupt(&path);
     assert_eq!(v["problems"][0]["offset"], last);
     assert_eq!(v["problems"][0]["kind"], "checkpointed log cut short");
     assert_eq!(v["torn_tail_at"], serde_json::Value::Null);
