@@ -130,7 +130,10 @@ pub(crate) fn run(path: &Path, json_out: bool, progress: &Progress) -> Result<()
         rep.problems.push(Problem {
             offset: rep.log_end,
             kind: "checkpointed log cut short",
-            detail: format!("the log stops before offset {end}, which a checkpoint made durable"),
+            detail: format!(
+                "the log stops before offset {end}, where the index snapshot says it was durable \
+                 (damaged, truncated, or an older copy beside a newer .snap)"
+            ),
         });
     }
     report(path, json_out, &rep, header.is_encrypted());

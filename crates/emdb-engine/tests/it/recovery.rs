@@ -282,6 +282,25 @@ fn the_log_a_snapshot_covers_is_never_cut_as_a_torn_tail() {
     let (_d, path, last, end) = checkpointed(&cut);
     assert_eq!(refused(&path), (last, Corruption::CutShort(end)));
 
+    // An older copy of the file put back beside a newer snapshot: refused, until the snapshot
+    // goes.
+    let (d, path) = temp_db();
+    durable_log(&path, 5);
+    let copy = d.path().join("copy.emdb");
+    std::fs::copy(&path, &copy).unwrap();
+    let e = open(&path, os_config(true));
+    e.put(0, b"later", b"record", 0).unwrap();
+    drop(e);
+    let end = std::fs::metadata(&path).unwrap().len();
+    std::fs::copy(&copy, &path).unwrap();
+    let (offset, reason) = refused(&path);
+    assert_eq!(reason, Corruption::CutShort(end));
+    assert!(reason.to_string().contains("older copy"), "{reason}");
+    std::fs::remove_file(emdb_engine::snapshot_path(&path)).unwrap();
+    let e = open(&path, os_config(true));
+    assert_eq!((e.logical_size(), e.len(0).unwrap()), (offset, 5));
+    drop(e);
+
     // A torn write past the snapshot's end is still cut, and the snapshot still used.
     let torn = |path: &Path, at: u64, len: usize| {
         poke(path, at + len as u64, &[0x40, 0, 0, 0, 0xAB, 0xAB]);
