@@ -120,19 +120,20 @@ pub(crate) fn run(path: &Path, json_out: bool, progress: &Progress) -> Result<()
     let bar = progress.bar(image.len() as u64, "verifying");
     let mut rep = walk(&image, |at| bar.set_position(at));
     bar.finish_and_clear();
-    // The log below the end an index snapshot was taken at was durable then: a walk that stops
-    // short of it found damage, not a torn write (and the next open refuses the file).
-    if let Some(end) = emdb_engine::checkpointed_log_end(path, &header.file_id)
-        && rep.log_end < end
-        && rep.problems.iter().all(|p| p.offset != rep.log_end)
+    // The log below the end an index snapshot was taken at was durable then: a frame there that
+    // does not decode is damage, not a torn write (and the next open refuses the file).
+    if let (Some(at), Some(end)) = (
+        rep.torn_tail_at,
+        emdb_engine::checkpointed_log_end(path, &header.file_id),
+    ) && at < end
     {
         rep.torn_tail_at = None;
         rep.problems.push(Problem {
-            offset: rep.log_end,
-            kind: "checkpointed log cut short",
+            offset: at,
+            kind: "corrupt frame",
             detail: format!(
-                "the log stops before offset {end}, where the index snapshot says it was durable \
-                 (damaged, truncated, or an older copy beside a newer .snap)"
+                "does not decode, below offset {end}, where the index snapshot says the log was \
+                 durable: damage, not an interrupted write"
             ),
         });
     }

@@ -102,14 +102,6 @@ pub enum Corruption {
     /// A region of zeros hides frames that were already durable.
     #[error("zeroed region before durable frames")]
     Zeroed,
-    /// The file ends before the end of the log that a checkpoint made durable (the offset):
-    /// it was truncated, or an older copy of it was put back beside a newer index snapshot
-    /// (removing `<path>.snap` opens that copy as it is).
-    #[error(
-        "the file ends before offset {0}, where its index snapshot says the log was durable \
-         (truncated, or an older copy beside a newer .snap)"
-    )]
-    CutShort(u64),
     /// A frame refers to a namespace that was never created or already dropped.
     #[error("record for unknown namespace {0}")]
     UnknownNamespace(u32),

@@ -4,8 +4,8 @@
 //! A torn tail (an interrupted, never-acknowledged write) is reported so the caller can truncate
 //! it; durable bytes that no longer decode refuse the open with their absolute offset. See
 //! `emdb_format::scan` for how the two are told apart; in addition, the log below the end an
-//! index snapshot of the file was taken at is durable by construction, so a stop there is
-//! corruption even where the scan alone would take it for a torn tail.
+//! index snapshot of the file was taken at is durable by construction, so a frame there that
+//! does not decode is corruption even where the scan alone would take it for a torn tail.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -178,20 +178,17 @@ pub(crate) fn recover(
         .stop()
         .ok_or(EngineError::InvalidArgument("scanner did not stop"))?;
     if stop.offset < durable_end
-        && let StopReason::EndOfLog | StopReason::TornTail { .. } = stop.reason
+        && let StopReason::TornTail { error } = stop.reason
     {
-        // IMPORTANT: a snapshot of this file vouches that its log was durable up to
-        // `durable_end` (even one that no longer matches the log and was not used): a log that
-        // stops below that was damaged after the fact, never torn by a crash. Truncating it
-        // would drop acknowledged records without a word.
-        let reason = match stop.reason {
-            StopReason::TornTail { error: Some(e) } => Corruption::Frame(e),
-            StopReason::EndOfLog if stop.offset >= file_len => Corruption::CutShort(durable_end),
-            _ => Corruption::Zeroed,
-        };
+        // IMPORTANT: a snapshot of this file says its log was durable up to `durable_end` (even
+        // one that no longer matches the log and was not used): a frame below that which does
+        // not decode was damaged after the fact, never torn by a crash, and truncating it would
+        // drop acknowledged records without a word. A log that simply ends below it (an older
+        // copy of the file, or a snapshot altered behind its checksum) is not refused: the
+        // snapshot is a cache and never makes an intact log unopenable.
         return Err(EngineError::Corrupted {
             offset: stop.offset,
-            reason,
+            reason: error.map_or(Corruption::Zeroed, Corruption::Frame),
         });
     }
     let torn = match stop.reason {

@@ -239,10 +239,6 @@ fn corruption_reason(c: Corruption) -> &'static str {
         Corruption::Frame(DecodeError::NonZeroReserved) => "non-zero reserved bytes",
         Corruption::Frame(_) => "invalid record length",
         Corruption::Zeroed => "zeroed region before durable records",
-        Corruption::CutShort(_) => {
-            "file is shorter than its index snapshot says (truncated, or an older copy beside \
-             a newer .snap)"
-        }
         Corruption::UnknownNamespace(_) => "record for an unknown namespace",
         Corruption::BadNamespace => "invalid namespace definition",
         Corruption::SealMismatch => "encrypted and plaintext records mixed",

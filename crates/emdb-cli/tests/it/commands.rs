@@ -179,7 +179,7 @@ fn verify_reports_damage_the_checkpoint_rules_out_as_a_torn_write() {
     poke(&path, last + 20, b"\xff");
     let v = verify_corrupt(&path);
     assert_eq!(v["problems"][0]["offset"], last);
-    assert_eq!(v["problems"][0]["kind"], "checkpointed log cut short");
+    assert_eq!(v["problems"][0]["kind"], "corrupt frame");
     assert_eq!(v["torn_tail_at"], serde_json::Value::Null);
     assert!(matches!(
         emdb::Emdb::open(&path),
