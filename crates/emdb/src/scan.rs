@@ -10,12 +10,16 @@ use crate::space::slice_bounds;
 
 impl Emdb {
     /// Iterates the default namespace. The set of keys is fixed now; a key removed or expired
-    /// later is skipped, and each value is read when reached. Order is unspecified.
+    /// later is skipped, and each value is read when reached. Order is unspecified. A record
+    /// that cannot be read (damaged on disk since open) is skipped too, but kept as the
+    /// iterator's error: `finish()` returns it.
     ///
     /// ```
     /// let db = emdb::Emdb::open_in_memory();
     /// db.insert("a", "1")?;
-    /// let all: Vec<_> = db.iter()?.collect();
+    /// let mut it = db.iter()?;
+    /// let all: Vec<_> = it.by_ref().collect();
+    /// it.finish()?; // `Err` if a record was skipped because it could not be read
     /// assert_eq!(all, vec![(b"a".to_vec(), b"1".to_vec())]);
     /// # Ok::<(), emdb::Error>(())
     /// ```
