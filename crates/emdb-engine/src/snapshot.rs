@@ -212,7 +212,9 @@ pub(crate) fn durable_end(bytes: &[u8], file_id: &[u8; 16]) -> Option<u64> {
 }
 
 /// The log end vouched for by the snapshot file of the database at `db` whose file id is
-/// `file_id` (see [`durable_end`]), for tools that read a database without opening it.
+/// `file_id`: the log was durable up to there when the snapshot was written, so a frame below it
+/// that does not decode is damage, not a torn write. For tools that read a database without
+/// opening it; `None` without a snapshot with a valid checksum for that file.
 pub fn checkpointed_log_end(db: &Path, file_id: &[u8; 16]) -> Option<u64> {
     durable_end(&std::fs::read(snapshot_path(db)).ok()?, file_id)
 }
