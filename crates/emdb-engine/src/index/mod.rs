@@ -107,6 +107,14 @@ impl NsIndex {
         version & RETIRED != 0
     }
 
+    /// Whether nothing changed in this index since `version` was read from it, and it was not
+    /// retired before: offsets taken from it after that read still point at the current
+    /// records of their keys.
+    #[inline]
+    pub(crate) fn unchanged_since(&self, version: u64) -> bool {
+        !Self::is_retired(version) && self.version() == version
+    }
+
     fn changed(&self) {
         // Never reaches the retired bit: that would take 2^63 changes.
         self.version.fetch_add(1, Ordering::Release);

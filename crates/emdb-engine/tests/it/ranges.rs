@@ -32,6 +32,34 @@ fn iterators_fix_their_key_set_and_read_current_values() {
     assert_eq!(seen, (50..100).map(key).collect::<Vec<_>>());
 }
 
+/// An iterator reads records at their offsets only while the namespace is unchanged: a change
+/// half-way makes the rest look their keys up (current values, removed keys skipped).
+#[test]
+fn an_iterator_sees_changes_made_half_way() {
+    let (_d, path) = temp_db();
+    let e = open(&path, os_config(true));
+    for i in 0..100 {
+        e.put(0, &key(i), b"old", 0).unwrap();
+    }
+    let mut it = e.iter(0).unwrap();
+    let first: Vec<_> = it.by_ref().take(10).map(|r| r.unwrap()).collect();
+    assert!(first.iter().all(|(_, v, _)| v == b"old"));
+    for i in 0..100 {
+        e.put(0, &key(i), b"new", 0).unwrap();
+    }
+    let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
+    assert_eq!(rest.len(), 90);
+    assert!(rest.iter().all(|(_, v, _)| v == b"new"));
+
+    let mut keys = e.iter(0).unwrap().keys_only();
+    let (k, v, _) = keys.next().unwrap().unwrap();
+    assert!(v.is_empty() && k.starts_with(b"key-"), "{k:?}");
+    for i in 0..100 {
+        e.remove(0, &key(i)).unwrap();
+    }
+    assert_eq!(keys.count(), 0, "removed since");
+}
+
 #[test]
 fn range_keys_are_ordered_and_need_the_ordered_index() {
     let (_d, path) = temp_db();
