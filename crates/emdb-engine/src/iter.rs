@@ -82,37 +82,6 @@ impl EngineIter {
     pub fn remaining(&self) -> usize {
         self.offsets.len() - self.at
     }
-
-    /// The record at `off` as it is now, looked up by its key in the current generation
-    /// (`None` if the key is gone; the namespace gone ends the iteration).
-    fn look_up(&mut self, off: u64) -> Option<Result<Record>> {
-        let map = self.map.as_deref();
-        let key = match self
-            .cur
-            .reader
-            .with_indexed_in(map, self.ns, off, |e| e.key.to_vec())
-        {
-            Ok(k) => k,
-            Err(e) => return Some(Err(e)),
-        };
-        let current = if self.values {
-            self.engine.get(self.ns, &key)
-        } else {
-            self.engine
-                .expires_at(self.ns, &key)
-                .map(|e| e.map(|e| (Vec::new(), e)))
-        };
-        match current {
-            Ok(Some((value, exp))) => Some(Ok((key, value, exp))),
-            Ok(None) => None,
-            // The namespace was dropped while iterating: nothing more is visible.
-            Err(EngineError::NamespaceMissing(_)) => {
-                self.at = self.offsets.len();
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
-    }
 }
 
 impl Iterator for EngineIter {
@@ -133,10 +102,12 @@ impl Iterator for EngineIter {
                     (e.key.to_vec(), value, e.expires_at)
                 }));
             }
-            match self.look_up(off) {
-                Some(item) => return Some(item),
-                None if self.at >= self.offsets.len() => return None,
-                None => {}
+            match look_up(&self.engine, &self.cur, map, self.ns, off, self.values) {
+                Ok(Some(record)) => return Some(Ok(record)),
+                Ok(None) => {}
+                // The namespace was dropped while iterating: nothing more is visible.
+                Err(EngineError::NamespaceMissing(_)) => return None,
+                Err(e) => return Some(Err(e)),
             }
         }
     }
@@ -311,20 +282,34 @@ impl Iterator for RangeIter {
                     (e.key.to_vec(), e.value.to_vec(), e.expires_at)
                 }));
             }
-            let key = match self
-                .cur
-                .reader
-                .with_indexed_in(map, self.ns, off, |e| e.key.to_vec())
-            {
-                Ok(k) => k,
-                Err(e) => return Some(Err(e)),
-            };
-            match self.engine.get(self.ns, &key) {
-                Ok(Some((value, exp))) => return Some(Ok((key, value, exp))),
+            match look_up(&self.engine, &self.cur, map, self.ns, off, true) {
+                Ok(Some(record)) => return Some(Ok(record)),
                 Ok(None) => {}
                 Err(EngineError::NamespaceMissing(_)) => return None,
                 Err(e) => return Some(Err(e)),
             }
         }
     }
+}
+
+/// The record whose key is stored at `off` (read through `map`, a map of `cur`'s file) as it is
+/// now: looked up by that key in the engine's current generation; `Ok(None)` if the key is gone.
+/// The value is left empty unless `values`.
+fn look_up(
+    engine: &Engine,
+    cur: &Generation,
+    map: Option<&Mapping>,
+    ns: u32,
+    off: u64,
+    values: bool,
+) -> Result<Option<Record>> {
+    let key = cur
+        .reader
+        .with_indexed_in(map, ns, off, |e| e.key.to_vec())?;
+    let current = if values {
+        engine.get(ns, &key)?
+    } else {
+        engine.expires_at(ns, &key)?.map(|exp| (Vec::new(), exp))
+    };
+    Ok(current.map(|(value, exp)| (key, value, exp)))
 }
