@@ -26,7 +26,7 @@ pub(crate) type Record = (Vec<u8>, Vec<u8>, u64);
 /// While the namespace's index has not changed since the offsets were taken, `next()` decodes
 /// the record at its offset (prefetching a few ahead, as a range scan does); once it has, each
 /// remaining key is looked up in the current generation instead. Over 1M records, `iter()`
-/// went from 278 to about 50 ms that way (it looked every key up).
+/// took 81-135 ms that way against 272-461 when it looked every key up (`docs/BENCH.md`).
 #[derive(Debug)]
 pub struct EngineIter {
     engine: Arc<Engine>,

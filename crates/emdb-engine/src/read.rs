@@ -30,7 +30,7 @@ macro_rules! probe_map {
             n.find(h, |off| {
                 if $whole_record {
                     // The value is read right after the header: its lines are requested with
-                    // the header's instead of after it (1M random `get`s: 530-584 -> 472-543
+                    // the header's instead of after it (1M random `get`s: 530-716 -> 479-564
                     // ms; a zero-copy read, which may never read its value, skips this).
                     crate::log::reader::LogReader::touch(Some(map), off);
                 }

@@ -185,8 +185,9 @@ impl<const L: usize, const I: usize> KeyTree<L, I> {
     /// Each node is prefetched whole as the walk reaches it. A search reads the group heads of
     /// its prefixes and then a line that depends on them (an inner node's child; a leaf's tail,
     /// length and slots at the position found); requested with the heads, that line arrives
-    /// with them instead of one memory latency after. 500K seeks from random keys, taking 10
-    /// records each: 729-761 -> 654-665 ms; taking one: 482-504 -> 417-432 (`docs/BENCH.md`).
+    /// with them instead of one memory latency after. 500K seeks from random existing keys,
+    /// taking 10 records each: 744-833 -> 652-694 ms; taking one: 482-504 -> 417-432
+    /// (`docs/BENCH.md`).
     fn leaf_for(&self, p: Option<Probe<'_>>) -> usize {
         let mut node = self.root;
         for _ in 0..self.height {
