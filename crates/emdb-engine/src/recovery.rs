@@ -129,11 +129,11 @@ pub(crate) fn recover(
     let map = reader.mapping();
     let image = image(reader, map.as_deref().map(|m| m.as_slice()), file_len)?;
     let stored = snapshot::load(storage, path, map.is_some());
-    let durable_end = stored
+    let checked = stored
         .as_ref()
-        .and_then(|s| snapshot::durable_end(s.bytes(), &header.file_id))
-        .unwrap_or(LOG_START);
-    let snap = stored.and_then(|s| snapshot::decode(s.bytes(), &header.file_id, &image, reader));
+        .and_then(|s| snapshot::check(s.bytes(), &header.file_id));
+    let durable_end = checked.as_ref().map_or(LOG_START, |c| c.point.log_end);
+    let snap = checked.and_then(|c| snapshot::decode(c, &image, reader));
     let used_snapshot = snap.is_some();
     let (index, mut names, start, mut last_frame) = match snap {
         Some(s) => {

@@ -204,11 +204,14 @@ pub(crate) fn load(storage: &dyn Storage, db: &Path, map: bool) -> Option<Stored
     storage.read_all(&path).ok().map(Stored::Read)
 }
 
-/// The end of the log that a snapshot of the file `file_id` was taken at, if the snapshot's own
-/// checksum holds, whatever the log holds now. A checkpoint makes the log durable up to there
-/// before it writes the snapshot, so no torn write can reach below it (recovery relies on this).
-pub(crate) fn durable_end(bytes: &[u8], file_id: &[u8; 16]) -> Option<u64> {
-    header(bytes, file_id).map(|(point, _)| point.log_end)
+/// A snapshot whose checksum, magic, version, shard count and file id are right, not yet
+/// checked against the log. Its `point.log_end` is the end of the log it was taken at: a
+/// checkpoint makes the log durable up to there before it writes the snapshot, so no torn write
+/// can reach below it, whatever the log holds now (recovery relies on this).
+pub(crate) struct Checked<'a> {
+    pub(crate) point: SnapshotPoint,
+    /// The rest of the body, from the namespace table on.
+    rest: Cursor<'a>,
 }
 
 /// The log end vouched for by the snapshot file of the database at `db` whose file id is
@@ -216,12 +219,13 @@ pub(crate) fn durable_end(bytes: &[u8], file_id: &[u8; 16]) -> Option<u64> {
 /// that does not decode is damage, not a torn write. For tools that read a database without
 /// opening it; `None` without a snapshot with a valid checksum for that file.
 pub fn checkpointed_log_end(db: &Path, file_id: &[u8; 16]) -> Option<u64> {
-    durable_end(&std::fs::read(snapshot_path(db)).ok()?, file_id)
+    let bytes = std::fs::read(snapshot_path(db)).ok()?;
+    check(&bytes, file_id).map(|c| c.point.log_end)
 }
 
-/// A snapshot's point and a cursor just past it, if its checksum, magic, version, shard count
-/// and file id are right.
-fn header<'a>(bytes: &'a [u8], file_id: &[u8; 16]) -> Option<(SnapshotPoint, Cursor<'a>)> {
+/// Checks a snapshot's own integrity and that it belongs to the file `file_id` (one pass of its
+/// checksum over the whole body).
+pub(crate) fn check<'a>(bytes: &'a [u8], file_id: &[u8; 16]) -> Option<Checked<'a>> {
     let body_len = bytes.len().checked_sub(8)?;
     let stored = u32::from_le_bytes(bytes.get(body_len..body_len + 4)?.try_into().ok()?);
     if crc32(bytes.get(..body_len)?) != stored {
@@ -244,17 +248,13 @@ fn header<'a>(bytes: &'a [u8], file_id: &[u8; 16]) -> Option<(SnapshotPoint, Cur
         last_frame_crc: c.u32()?,
     };
     c.u32()?;
-    Some((point, c))
+    Some(Checked { point, rest: c })
 }
 
-/// Decodes and validates a snapshot against the open log; `None` means "scan instead".
-pub(crate) fn decode(
-    bytes: &[u8],
-    file_id: &[u8; 16],
-    image: &[u8],
-    reader: &LogReader,
-) -> Option<Snapshot> {
-    let (point, mut c) = header(bytes, file_id)?;
+/// Decodes a checked snapshot and validates it against the open log; `None` means "scan
+/// instead".
+pub(crate) fn decode(checked: Checked<'_>, image: &[u8], reader: &LogReader) -> Option<Snapshot> {
+    let Checked { point, rest: mut c } = checked;
     if !frame_ends_at(image, point) {
         return None;
     }
