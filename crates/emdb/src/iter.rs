@@ -63,6 +63,12 @@ impl RecordIter {
         })
     }
 
+    /// Every remaining record, or the error of the first one that could not be read.
+    pub(crate) fn collect_checked(mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let records = self.by_ref().collect();
+        self.error.map_or(Ok(records), Err)
+    }
+
     /// The keys of namespace `ns` that start with `prefix`, in order.
     pub(crate) fn prefix(inner: &Arc<Inner>, ns: u32, prefix: &[u8]) -> Result<Self> {
         let end = prefix_end(prefix);
@@ -124,13 +130,6 @@ macro_rules! iterator_type {
             /// first record's error (records not reached yet are not read).
             pub fn finish(self) -> Result<()> {
                 self.0.error.map_or(Ok(()), Err)
-            }
-
-            /// Every remaining item, or the error of the first record that could not be read.
-            #[allow(dead_code, reason = "not every iterator type is collected inside the crate")]
-            pub(crate) fn collect_checked(mut self) -> Result<Vec<$item>> {
-                let items = self.by_ref().collect();
-                self.finish().map(|()| items)
             }
         }
     };

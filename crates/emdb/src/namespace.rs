@@ -230,7 +230,7 @@ impl Namespace {
     where
         R: RangeBounds<Vec<u8>>,
     {
-        self.range_iter(range)?.collect_checked()
+        self.range_iter(range)?.0.collect_checked()
     }
 
     /// Records whose key starts with `prefix`, in key order.
@@ -243,7 +243,7 @@ impl Namespace {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.range_prefix_iter(prefix)?.collect_checked()
+        self.range_prefix_iter(prefix)?.0.collect_checked()
     }
 
     /// Lazy [`Namespace::range`]; see [`crate::Emdb::range_iter`] for when records are read.

@@ -35,7 +35,7 @@ impl Emdb {
         prefix: impl AsRef<str>,
     ) -> Result<impl Iterator<Item = (Vec<u8>, Vec<u8>)>> {
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let mut items = self.iter()?.collect_checked()?;
+        let mut items = self.iter()?.0.collect_checked()?;
         items.retain(|(k, _)| k.starts_with(&start));
         Ok(items.into_iter())
     }
@@ -58,8 +58,9 @@ impl Emdb {
             return Err(Error::InvalidPath);
         }
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let mut keys = self.keys()?.collect_checked()?;
-        keys.retain(|k| k.starts_with(&start));
+        let mut records = self.keys()?.0.collect_checked()?;
+        records.retain(|(k, _)| k.starts_with(&start));
+        let keys = records.into_iter().map(|(k, _)| k);
         let now = self.inner.clock.now();
         Ok(self.inner.engine.update(|view| {
             let mut ops = Vec::new();

@@ -52,7 +52,7 @@ impl Emdb {
     where
         R: RangeBounds<Vec<u8>>,
     {
-        self.range_iter(range)?.collect_checked()
+        self.range_iter(range)?.0.collect_checked()
     }
 
     /// Lazy [`Emdb::range`]: the keys are the range's keys now (keys inserted later never
@@ -85,7 +85,7 @@ impl Emdb {
     /// # Ok::<(), emdb::Error>(())
     /// ```
     pub fn range_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.range_prefix_iter(prefix)?.collect_checked()
+        self.range_prefix_iter(prefix)?.0.collect_checked()
     }
 
     /// Lazy [`Emdb::range_prefix`].
