@@ -101,18 +101,12 @@ impl NsIndex {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Whether a [`NsIndex::version`] was read after the index was retired.
-    #[inline]
-    pub(crate) fn is_retired(version: u64) -> bool {
-        version & RETIRED != 0
-    }
-
     /// Whether nothing changed in this index since `version` was read from it, and it was not
-    /// retired before: offsets taken from it after that read still point at the current
-    /// records of their keys.
+    /// retired before (the [`RETIRED`] bit was not set in `version`): offsets taken from it
+    /// after that read still point at the current records of their keys.
     #[inline]
     pub(crate) fn unchanged_since(&self, version: u64) -> bool {
-        !Self::is_retired(version) && self.version() == version
+        version & RETIRED == 0 && self.version() == version
     }
 
     fn changed(&self) {
