@@ -180,24 +180,33 @@ fn range_records_show_their_values_when_reached() {
     assert_eq!(rest.len(), 95);
 }
 
-/// A page fetched before a compaction is not read in place afterwards: the compaction retired
-/// the index it came from, and a removal after it reaches only the new generation.
-#[test]
-fn a_page_fetched_before_a_compaction_sees_later_changes() {
+/// Puts keys `0..n` as "old", reads the first record of a range scan, compacts, then removes
+/// key `removed` and overwrites key `removed + 1`: the rest of the scan must show both changes.
+fn changes_after_a_compaction_show(n: u64, removed: u64) {
     let (_d, path) = temp_db();
     let e = open(&path, os_config(true).with_range_index(true));
-    for i in 0..10 {
+    for i in 0..n {
         e.put(0, &key(i), b"old", 0).unwrap();
     }
     let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
     assert_eq!(it.next().unwrap().unwrap().0, key(0));
     e.compact(None).unwrap();
-    e.remove(0, &key(3)).unwrap();
-    e.put(0, &key(4), b"new", 0).unwrap();
+    e.remove(0, &key(removed)).unwrap();
+    e.put(0, &key(removed + 1), b"new", 0).unwrap();
     let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
-    assert_eq!(rest.len(), 8);
-    assert!(rest.iter().all(|(k, _, _)| *k != key(3)));
-    assert!(rest.iter().any(|(k, v, _)| *k == key(4) && v == b"new"));
+    assert_eq!(rest.len() as u64, n - 2);
+    assert!(rest.iter().all(|(k, _, _)| *k != key(removed)));
+    assert!(
+        rest.iter()
+            .any(|(k, v, _)| *k == key(removed + 1) && v == b"new")
+    );
+}
+
+/// A page fetched before a compaction is not read in place afterwards: the compaction retired
+/// the index it came from, and a removal after it reaches only the new generation.
+#[test]
+fn a_page_fetched_before_a_compaction_sees_later_changes() {
+    changes_after_a_compaction_show(10, 3);
 }
 
 /// A page fetched after a compaction from the iterator's old generation (its second page here:
@@ -205,20 +214,7 @@ fn a_page_fetched_before_a_compaction_sees_later_changes() {
 /// looked up in the current generation, so later changes show.
 #[test]
 fn a_page_fetched_after_a_compaction_sees_later_changes() {
-    let (_d, path) = temp_db();
-    let e = open(&path, os_config(true).with_range_index(true));
-    for i in 0..40 {
-        e.put(0, &key(i), b"old", 0).unwrap();
-    }
-    let mut it = e.range_iter(0, Bound::Unbounded, Bound::Unbounded).unwrap();
-    assert_eq!(it.next().unwrap().unwrap().0, key(0));
-    e.compact(None).unwrap();
-    e.remove(0, &key(30)).unwrap();
-    e.put(0, &key(31), b"new", 0).unwrap();
-    let rest: Vec<_> = it.map(|r| r.unwrap()).collect();
-    assert_eq!(rest.len(), 38);
-    assert!(rest.iter().all(|(k, _, _)| *k != key(30)));
-    assert!(rest.iter().any(|(k, v, _)| *k == key(31) && v == b"new"));
+    changes_after_a_compaction_show(40, 30);
 }
 
 #[test]
