@@ -260,15 +260,16 @@ impl LogReader {
         offset: u64,
         f: impl FnOnce(EntryRef<'_>) -> R,
     ) -> Result<R> {
+        if let (Some(m), None) = (map, &self.sealer) {
+            return match self.put_in(m, offset) {
+                Ok(e) if indexes(ns, &e) => Ok(f(e)),
+                Ok(_) => Err(misindexed(offset, ns)),
+                Err(e) => Err(corrupt(offset, e)),
+            };
+        }
         let ours = |e: EntryRef<'_>| indexes(ns, &e).then(|| f(e));
-        let found = match (map, &self.sealer) {
-            (Some(m), None) => self
-                .put_in(m, offset)
-                .map(ours)
-                .map_err(|e| corrupt(offset, e))?,
-            _ => self.with_entry_in(map, offset, ours)?,
-        };
-        found.ok_or_else(|| misindexed(offset, ns))
+        self.with_entry_in(map, offset, ours)?
+            .ok_or_else(|| misindexed(offset, ns))
     }
 
     fn decode<R>(&self, offset: u64, bytes: &[u8], f: impl FnOnce(EntryRef<'_>) -> R) -> Result<R> {
