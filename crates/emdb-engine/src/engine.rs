@@ -85,12 +85,14 @@ pub struct EngineStats {
 pub(crate) struct ReadView {
     pub(crate) cur: Arc<Generation>,
     pub(crate) map: Option<Arc<Mapping>>,
+    /// Which view this is (see [`Engine::view_epoch`]).
+    pub(crate) epoch: u64,
 }
 
 impl ReadView {
-    fn of(cur: Arc<Generation>) -> ReadView {
+    fn of(cur: Arc<Generation>, epoch: u64) -> ReadView {
         let map = cur.reader.plain_mapping();
-        ReadView { cur, map }
+        ReadView { cur, map, epoch }
     }
 }
 
@@ -136,6 +138,11 @@ pub struct Engine {
     pub(crate) generation: ArcSwap<Generation>,
     /// See [`ReadView`].
     pub(crate) view: ArcSwap<ReadView>,
+    /// The epoch of the view in `view`, stored after the view and before any record that
+    /// needed it (one past the old view's map) is written or indexed. So a reader that still
+    /// sees the epoch of the view it holds, after reading offsets from the index, knows that
+    /// the view's map covers their records.
+    pub(crate) view_epoch: AtomicU64,
     /// The default namespace's live and expiring counts as of the last commit (or open, or
     /// compaction swap), so `len()` of the default namespace is two loads.
     pub(crate) default_counts: DefaultCounts,
@@ -317,7 +324,8 @@ impl Engine {
             path,
             snapshot_at: Mutex::new(snapshot_at),
             commit: GroupCommit::new(file, rec.tail),
-            view: ArcSwap::from_pointee(ReadView::of(generation.clone())),
+            view: ArcSwap::from_pointee(ReadView::of(generation.clone(), 0)),
+            view_epoch: AtomicU64::new(0),
             default_counts: DefaultCounts::of(&generation),
             generation: ArcSwap::new(generation),
             writer: Mutex::new(writer),
@@ -447,9 +455,18 @@ impl Drop for Engine {
 
 impl Engine {
     /// Publishes a new [`ReadView`] of the current generation and its current map. The caller
-    /// holds the writer mutex (or is compaction swapping the generation under it).
+    /// holds the writer mutex (or is compaction swapping the generation under it), and has
+    /// written nothing yet that needs the new map.
     pub(crate) fn publish_view(&self) {
+        let epoch = self.view_epoch.load(Ordering::Relaxed) + 1;
         self.view
-            .store(Arc::new(ReadView::of(self.generation.load_full())));
+            .store(Arc::new(ReadView::of(self.generation.load_full(), epoch)));
+        self.view_epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Whether `view` is still the current view: then its map covers every record whose
+    /// offset the caller read from the index before asking.
+    pub(crate) fn view_is_current(&self, view: &ReadView) -> bool {
+        self.view_epoch.load(Ordering::Acquire) == view.epoch
     }
 }

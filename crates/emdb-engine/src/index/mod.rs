@@ -390,6 +390,11 @@ impl Index {
         self.namespaces.load().get(id).map(|n| f(n))
     }
 
+    /// The default namespace's index, which lives as long as this index.
+    pub(crate) fn default_ns(&self) -> &NsIndex {
+        &self.default
+    }
+
     pub(crate) fn ns(&self, id: u32) -> Option<Arc<NsIndex>> {
         if id == 0 {
             return Some(self.default.clone());

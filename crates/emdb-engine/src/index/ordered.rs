@@ -14,19 +14,6 @@ pub(crate) struct OrdKey {
     key: Box<[u8]>,
 }
 
-impl OrdKey {
-    pub(crate) fn new(key: &[u8]) -> Self {
-        OrdKey {
-            prefix: prefix_of(key),
-            key: key.into(),
-        }
-    }
-
-    pub(crate) fn probe(&self) -> Probe<'_> {
-        Probe::new(&self.key)
-    }
-}
-
 #[expect(
     clippy::big_endian_bytes,
     reason = "big-endian makes integer order equal byte order; never stored on disk"
@@ -144,7 +131,10 @@ mod tests {
             prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xff), any::<u8>()], 0..12),
             0..40,
         )) {
-            let mut by_set: Vec<OrdKey> = keys.iter().map(|k| OrdKey::new(k)).collect();
+            let mut by_set: Vec<OrdKey> = keys
+                .iter()
+                .map(|k| OrdKey { prefix: prefix_of(k), key: k.as_slice().into() })
+                .collect();
             by_set.sort();
             keys.sort();
             let by_set: Vec<Vec<u8>> = by_set.into_iter().map(|k| k.key.to_vec()).collect();
