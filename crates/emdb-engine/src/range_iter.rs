@@ -1,10 +1,11 @@
 //! Range scans: records of a key range in order, paged out of the ordered index.
 //!
 //! A scan of a few records is dominated by what making the iterator costs, not by the records,
-//! so the iterator holds as little as it can: one counted reference for the generation and its
-//! map together (the engine's read view), none for the default namespace's index (it lives as
-//! long as the generation's index), and fields small enough that moving the iterator (into
-//! `take()`, out of a `Result`) is a few register moves rather than a `memcpy` call.
+//! so the iterator holds as little as it can: besides the engine, one counted reference for the
+//! generation and its map together (the engine's read view), none for the default namespace's
+//! index (it lives as long as the generation's index), and fields small enough that moving the
+//! iterator (into `take()`, out of a `Result`) is a few register moves rather than a `memcpy`
+//! call.
 
 use std::ops::Bound;
 use std::sync::Arc;
