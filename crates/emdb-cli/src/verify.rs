@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use emdb_engine::storage::OsStorage;
 use emdb_format::scan::{LOG_START, Scanner, StopReason, next_valid_frame};
 use emdb_format::{DecodeError, FileHeader};
 use serde_json::json;
@@ -124,7 +125,7 @@ pub(crate) fn run(path: &Path, json_out: bool, progress: &Progress) -> Result<()
     // does not decode is damage, not a torn write (and the next open refuses the file).
     if let (Some(at), Some(end)) = (
         rep.torn_tail_at,
-        emdb_engine::checkpointed_log_end(path, &header.file_id),
+        emdb_engine::checkpointed_log_end(&OsStorage, path, &header.file_id),
     ) && at < end
     {
         rep.torn_tail_at = None;

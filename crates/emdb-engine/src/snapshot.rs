@@ -218,9 +218,9 @@ pub(crate) struct Checked<'a> {
 /// `file_id`: the log was durable up to there when the snapshot was written, so a frame below it
 /// that does not decode is damage, not a torn write. For tools that read a database without
 /// opening it; `None` without a snapshot with a valid checksum for that file.
-pub fn checkpointed_log_end(db: &Path, file_id: &[u8; 16]) -> Option<u64> {
-    let bytes = std::fs::read(snapshot_path(db)).ok()?;
-    check(&bytes, file_id).map(|c| c.point.log_end)
+pub fn checkpointed_log_end(storage: &dyn Storage, db: &Path, file_id: &[u8; 16]) -> Option<u64> {
+    let stored = load(storage, db, false)?;
+    check(stored.bytes(), file_id).map(|c| c.point.log_end)
 }
 
 /// Checks a snapshot's own integrity and that it belongs to the file `file_id` (one pass of its
