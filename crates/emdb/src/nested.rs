@@ -35,8 +35,14 @@ impl Emdb {
         prefix: impl AsRef<str>,
     ) -> Result<impl Iterator<Item = (Vec<u8>, Vec<u8>)>> {
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let mut items = self.iter()?.0.collect_checked()?;
-        items.retain(|(k, _)| k.starts_with(&start));
+        // Filtered while iterating (only the group's records are held), then checked: a record
+        // that could not be read fails the call rather than shorten the group.
+        let mut all = self.iter()?;
+        let items: Vec<_> = all
+            .by_ref()
+            .filter(|(k, _)| k.starts_with(&start))
+            .collect();
+        all.finish()?;
         Ok(items.into_iter())
     }
 
@@ -58,9 +64,9 @@ impl Emdb {
             return Err(Error::InvalidPath);
         }
         let start = format!("{}.", prefix.as_ref()).into_bytes();
-        let mut records = self.keys()?.0.collect_checked()?;
-        records.retain(|(k, _)| k.starts_with(&start));
-        let keys = records.into_iter().map(|(k, _)| k);
+        let mut all = self.keys()?;
+        let keys: Vec<Vec<u8>> = all.by_ref().filter(|k| k.starts_with(&start)).collect();
+        all.finish()?;
         let now = self.inner.clock.now();
         Ok(self.inner.engine.update(|view| {
             let mut ops = Vec::new();
