@@ -53,21 +53,24 @@ struct Args {
     per_thread: usize,
 }
 
-fn number(v: Option<String>, flag: &str) -> usize {
+const USAGE: &str = "usage: emdb-bench [--n N] [--out FILE] [--group-commit [--threads 1,2,4,8] \
+[--policy default,group] [--per-thread N]] [--interleaved ROUNDS] | --report FILE...";
+
+fn number(v: Option<String>, flag: &str) -> Result<usize, String> {
     v.and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{flag} takes a number"))
+        .ok_or_else(|| format!("{flag} takes a number"))
 }
 
-fn list<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Vec<T> {
+fn list<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Result<Vec<T>, String> {
     v.as_deref()
         .unwrap_or_default()
         .split(',')
         .map(|x| x.parse().ok())
         .collect::<Option<Vec<T>>>()
-        .unwrap_or_else(|| panic!("{flag} takes a comma-separated list"))
+        .ok_or_else(|| format!("{flag} takes a comma-separated list"))
 }
 
-fn args() -> Args {
+fn args(raw: Vec<String>) -> Result<Args, String> {
     let mut a = Args {
         n: 1_000_000,
         out: None,
@@ -77,20 +80,27 @@ fn args() -> Args {
         policies: vec!["default".into(), "group".into()],
         per_thread: 5_000,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--n" => a.n = number(it.next(), "--n"),
-            "--out" => a.out = it.next().map(PathBuf::from),
+            "--n" => a.n = number(it.next(), "--n")?,
+            "--out" => a.out = Some(it.next().ok_or("--out takes a file")?.into()),
             "--group-commit" => a.group_commit = true,
-            "--interleaved" => a.interleaved = number(it.next(), "--interleaved"),
-            "--threads" => a.threads = list(it.next(), "--threads"),
-            "--policy" => a.policies = list(it.next(), "--policy"),
-            "--per-thread" => a.per_thread = number(it.next(), "--per-thread"),
-            other => panic!("unknown argument {other}"),
+            "--interleaved" => a.interleaved = number(it.next(), "--interleaved")?,
+            "--threads" => a.threads = list(it.next(), "--threads")?,
+            "--policy" => a.policies = list(it.next(), "--policy")?,
+            "--per-thread" => a.per_thread = number(it.next(), "--per-thread")?,
+            other => return Err(format!("unknown argument {other}")),
         }
     }
-    a
+    if let Some(p) = a
+        .policies
+        .iter()
+        .find(|p| !["default", "group"].contains(&p.as_str()))
+    {
+        return Err(format!("unknown policy {p} (default or group)"));
+    }
+    Ok(a)
 }
 
 /// Peak resident set of this process, KiB.
@@ -280,7 +290,13 @@ fn main() {
         report::run(&files);
         return;
     }
-    let a = args();
+    let a = match args(raw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("emdb-bench: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
     if a.group_commit {
         #[cfg(feature = "emdb")]
         group_commit(&a);
@@ -306,4 +322,41 @@ fn main() {
     #[cfg(feature = "lmdb")]
     run::<lmdb_db::Lmdb>(&a);
     let _ = &a;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::args;
+
+    fn parse(a: &[&str]) -> Result<super::Args, String> {
+        args(a.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn flags_set_their_fields_and_the_rest_keep_their_defaults() {
+        let a = parse(&["--n", "1000", "--group-commit", "--threads", "1,8"]).unwrap();
+        assert_eq!((a.n, a.group_commit, a.threads), (1000, true, vec![1, 8]));
+        assert_eq!((a.per_thread, a.interleaved, a.out), (5_000, 0, None));
+        assert_eq!(a.policies, ["default", "group"]);
+    }
+
+    #[test]
+    fn bad_arguments_are_reported_not_panicked_on() {
+        for (given, says) in [
+            (&["--bogus"][..], "unknown argument --bogus"),
+            (&["--n", "many"], "--n takes a number"),
+            (&["--n"], "--n takes a number"),
+            (
+                &["--threads", "1,x"],
+                "--threads takes a comma-separated list",
+            ),
+            (&["--policy", "default,fast"], "unknown policy fast"),
+            (&["--out"], "--out takes a file"),
+        ] {
+            let e = parse(given)
+                .err()
+                .unwrap_or_else(|| panic!("{given:?} was accepted"));
+            assert!(e.starts_with(says), "{given:?}: {e}");
+        }
+    }
 }

@@ -75,11 +75,19 @@ impl Cell {
     }
 }
 
+/// Reads every file that holds a run's JSON; names each one skipped and why on stderr.
 fn load(files: &[PathBuf]) -> Vec<Value> {
+    let read = |f: &PathBuf| -> Result<Value, String> {
+        let text = std::fs::read_to_string(f).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    };
     files
         .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .filter_map(|t| serde_json::from_str(&t).ok())
+        .filter_map(|f| {
+            read(f)
+                .inspect_err(|e| eprintln!("skipping {}: {e}", f.display()))
+                .ok()
+        })
         .collect()
 }
 
@@ -211,5 +219,22 @@ fn group_commit_table(gc: &[&Value]) {
             "\n1,000 x (write 200 bytes + fdatasync), same disk, no engine: {in_place:.0}ms in a \
              preallocated file, {append:.0}ms appending to a growing file"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load;
+
+    #[test]
+    fn unreadable_and_malformed_files_are_skipped_and_the_rest_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.json");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&good, r#"{"engine": "emdb", "results": []}"#).unwrap();
+        std::fs::write(&bad, "{not json").unwrap();
+        let all = load(&[bad, dir.path().join("missing.json"), good]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0]["engine"], "emdb");
     }
 }
