@@ -95,7 +95,32 @@ impl Engine {
         Ok(accepted(at, out))
     }
 
+    /// [`Engine::lookup`] of a sealed log's value: each candidate entry is decrypted once, and
+    /// the buffer of the one that holds `key` becomes the value (a key comparison followed by a
+    /// separate value read would decrypt the record twice).
+    fn lookup_sealed(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        let h = cur.index.hash(key);
+        let mut out = None;
+        let at = cur
+            .index
+            .with_ns(ns, |n| {
+                n.find(h, |off| {
+                    let value = cur.reader.sealed_value_if(off, |e| holds(ns, key, e))?;
+                    let hit = value.is_some();
+                    if let Some(v) = value {
+                        out = Some((off, v));
+                    }
+                    Ok::<_, EngineError>(hit)
+                })
+            })
+            .ok_or(EngineError::NamespaceMissing(ns))??;
+        Ok(accepted(at, out))
+    }
+
     fn get_in(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        if cur.reader.sealer().is_some() {
+            return Self::lookup_sealed(cur, ns, key);
+        }
         Self::lookup(cur, ns, key, |_, e| (e.value.to_vec(), e.expires_at))
     }
 
@@ -143,6 +168,10 @@ impl Engine {
             }
         }
         let cur = &view.cur;
+        if cur.reader.sealer().is_some() {
+            let found = Self::lookup_sealed(cur, ns, key)?;
+            return Ok(found.map(|(value, exp)| (ValueBytes::Owned(value), exp)));
+        }
         Self::lookup(cur, ns, key, |off, _| off)?
             .map(|off| cur.reader.value(off))
             .transpose()
@@ -335,54 +364,4 @@ fn map_entry<'m>(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::config::EngineConfig;
-
-    /// A probe retried after overlapping a move may have accepted an entry in the discarded
-    /// attempt; only a hit at the offset the lookup returned is used.
-    #[test]
-    fn only_the_hit_at_the_returned_offset_counts() {
-        assert_eq!(accepted(Some(8), Some((8, 'a'))), Some('a'));
-        assert_eq!(accepted(None, Some((8, 'a'))), None);
-        assert_eq!(accepted(Some(16), Some((8, 'a'))), None);
-        assert_eq!(accepted::<char>(Some(8), None), None);
-    }
-
-    #[test]
-    fn a_read_through_a_view_older_than_the_record_takes_the_general_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = Engine::open(dir.path().join("db"), EngineConfig::default()).unwrap();
-        e.put(0, b"first", b"1", 0).unwrap();
-        // A view taken now maps only the first preallocated chunk.
-        let old = e.view.load_full();
-        let old_len = old.map.as_ref().map(|m| m.as_slice().len()).unwrap();
-        let value = vec![7u8; 4096];
-        let mut i = 0u32;
-        while e.logical_size() <= old_len as u64 {
-            e.put(0, &i.to_le_bytes(), &value, 0).unwrap();
-            i += 1;
-        }
-        let last = (i - 1).to_le_bytes();
-        assert!(
-            !Arc::ptr_eq(&old, &e.view.load_full()),
-            "growing the file published a new view"
-        );
-        // A reader still holding the old view finds an offset past its map and must not fail.
-        let current = e.view.swap(old);
-        let (v, _) = e.get_ref(0, &last).unwrap().unwrap();
-        assert_eq!(v.as_slice(), &value[..]);
-        assert_eq!(e.get_ref(0, b"first").unwrap().unwrap().0.as_slice(), b"1");
-        assert_eq!(e.get(0, &last).unwrap(), Some((value.clone(), 0)));
-        assert_eq!(e.get(0, b"first").unwrap(), Some((b"1".to_vec(), 0)));
-        assert_eq!(e.expires_at(0, &last).unwrap(), Some(0));
-        assert_eq!(e.get(0, b"missing").unwrap(), None);
-        e.view.store(current);
-        assert_eq!(
-            e.get_ref(0, &last).unwrap().unwrap().0.as_slice(),
-            &value[..]
-        );
-    }
-}
+mod tests;

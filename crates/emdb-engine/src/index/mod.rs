@@ -37,7 +37,7 @@ const PREFETCH_AHEAD: usize = 8;
 const RETIRED: u64 = 1 << 63;
 
 /// A key's hash split into shard and tag.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct KeyHash {
     shard: usize,
     tag: u32,

@@ -294,15 +294,29 @@ impl LogReader {
             .map_err(|_| EngineError::Unseal { offset })
     }
 
-    /// The value of the sealed entry at `offset`, in the buffer it was decrypted into (moved to
-    /// its front: no second allocation), with its expiry.
-    fn sealed_value(&self, sealer: &dyn Sealer, offset: u64) -> Result<(ValueBytes, u64)> {
-        let mut plain = self.with_item(offset, |bytes| self.open_sealed(sealer, offset, bytes))?;
+    /// Decrypts the sealed entry at `offset` once; if `keep` accepts it, returns its value in
+    /// the buffer it was decrypted into (moved to its front: no second allocation) with its
+    /// expiry. A sealed point read compares the key and takes the value from this one opening.
+    /// `None` when the log is not sealed or `keep` refuses the entry.
+    pub(crate) fn sealed_value_if(
+        &self,
+        offset: u64,
+        keep: impl FnOnce(&EntryRef<'_>) -> bool,
+    ) -> Result<Option<(Vec<u8>, u64)>> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        let mut plain = self.with_item(offset, |bytes| {
+            self.open_sealed(sealer.as_ref(), offset, bytes)
+        })?;
         let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
+        if !keep(&e) {
+            return Ok(None);
+        }
         let (start, len, exp) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len(), e.expires_at);
         plain.truncate(start + len);
         plain.drain(..start);
-        Ok((ValueBytes::Owned(plain), exp))
+        Ok(Some((plain, exp)))
     }
 
     /// Reads the bytes of the item at `offset` with `pread`.
@@ -359,8 +373,8 @@ impl LogReader {
             let (len, exp) = (e.value.len(), e.expires_at);
             return Ok((ValueBytes::Mapped { map: m, start, len }, exp));
         }
-        if let Some(sealer) = &self.sealer {
-            return self.sealed_value(sealer.as_ref(), offset);
+        if let Some((value, exp)) = self.sealed_value_if(offset, |_| true)? {
+            return Ok((ValueBytes::Owned(value), exp));
         }
         self.with_entry(offset, |e| {
             (ValueBytes::Owned(e.value.to_vec()), e.expires_at)
