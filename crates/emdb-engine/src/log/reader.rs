@@ -373,9 +373,6 @@ impl LogReader {
             let (len, exp) = (e.value.len(), e.expires_at);
             return Ok((ValueBytes::Mapped { map: m, start, len }, exp));
         }
-        if let Some((value, exp)) = self.sealed_value_if(offset, |_| true)? {
-            return Ok((ValueBytes::Owned(value), exp));
-        }
         self.with_entry(offset, |e| {
             (ValueBytes::Owned(e.value.to_vec()), e.expires_at)
         })
