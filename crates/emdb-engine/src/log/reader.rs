@@ -307,6 +307,9 @@ impl LogReader {
             return Ok(None);
         };
         let mut plain = self.with_item(offset, |bytes| {
+            // The whole envelope is read to authenticate it: its lines are requested with the
+            // header's instead of one after another by the decode and the copy.
+            crate::log::mmap::prefetch_bytes(bytes.get(..TOUCH_SPAN).unwrap_or(bytes));
             self.open_sealed(sealer.as_ref(), offset, bytes)
         })?;
         let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
