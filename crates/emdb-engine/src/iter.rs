@@ -98,11 +98,7 @@ impl Iterator for EngineIter {
             }
             self.at += 1;
             if self.ns_index.unchanged_since(self.version) {
-                let values = self.values;
-                return Some(self.cur.reader.with_indexed_in(map, self.ns, off, |e| {
-                    let value = if values { e.value.to_vec() } else { Vec::new() };
-                    (e.key.to_vec(), value, e.expires_at)
-                }));
+                return Some(self.cur.reader.record_in(map, self.ns, off, self.values));
             }
             match look_up(&self.engine, &self.cur, map, self.ns, off, self.values) {
                 Ok(Some(record)) => return Some(Ok(record)),

@@ -225,9 +225,7 @@ impl Iterator for RangeIter {
                 LogReader::touch(map, ahead);
             }
             if self.page_holds() {
-                return Some(self.cur().reader.with_indexed_in(map, self.ns, off, |e| {
-                    (e.key.to_vec(), e.value.to_vec(), e.expires_at)
-                }));
+                return Some(self.cur().reader.record_in(map, self.ns, off, true));
             }
             match look_up(&self.engine, self.cur(), map, self.ns, off, true) {
                 Ok(Some(record)) => return Some(Ok(record)),

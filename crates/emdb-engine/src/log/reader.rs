@@ -288,6 +288,9 @@ impl LogReader {
     /// Its authentication covers the entry's bytes, so the entry's own CRC need not be checked
     /// again when it is decoded.
     fn open_sealed(&self, sealer: &dyn Sealer, offset: u64, bytes: &[u8]) -> Result<Vec<u8>> {
+        // The whole envelope is read to authenticate it: its lines are requested with the
+        // header's instead of one after another by the decode and the copy.
+        crate::log::mmap::prefetch_bytes(bytes.get(..TOUCH_SPAN).unwrap_or(bytes));
         let (env, _) = SealedRef::decode(bytes).map_err(|e| corrupt(offset, e))?;
         sealer
             .open(&entry_aad(&self.file_id, offset), env.sealed)
@@ -306,10 +309,7 @@ impl LogReader {
         let Some(sealer) = &self.sealer else {
             return Ok(None);
         };
-        let mut plain = self.with_item(offset, |bytes| {
-            // The whole envelope is read to authenticate it: its lines are requested with the
-            // header's instead of one after another by the decode and the copy.
-            crate::log::mmap::prefetch_bytes(bytes.get(..TOUCH_SPAN).unwrap_or(bytes));
+        let plain = self.with_item(offset, |bytes| {
             self.open_sealed(sealer.as_ref(), offset, bytes)
         })?;
         let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
@@ -317,9 +317,40 @@ impl LogReader {
             return Ok(None);
         }
         let (start, len, exp) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len(), e.expires_at);
-        plain.truncate(start + len);
-        plain.drain(..start);
-        Ok(Some((plain, exp)))
+        Ok(Some((into_value(plain, start, len), exp)))
+    }
+
+    /// The record (key, value, expiry) an index slot of namespace `ns` points at, read through
+    /// `map` as [`LogReader::with_indexed_in`] reads it; the value is left empty unless
+    /// `values`. A sealed entry's value is the buffer it was decrypted into.
+    pub(crate) fn record_in(
+        &self,
+        map: Option<&Mapping>,
+        ns: u32,
+        offset: u64,
+        values: bool,
+    ) -> Result<(Vec<u8>, Vec<u8>, u64)> {
+        let Some(sealer) = &self.sealer else {
+            return self.with_indexed_in(map, ns, offset, |e| {
+                let value = if values { e.value.to_vec() } else { Vec::new() };
+                (e.key.to_vec(), value, e.expires_at)
+            });
+        };
+        let plain = self.with_item_in(map, offset, |bytes| {
+            self.open_sealed(sealer.as_ref(), offset, bytes)
+        })?;
+        let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
+        if !indexes(ns, &e) {
+            return Err(misindexed(offset, ns));
+        }
+        let (key, exp) = (e.key.to_vec(), e.expires_at);
+        let (start, len) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len());
+        let value = if values {
+            into_value(plain, start, len)
+        } else {
+            Vec::new()
+        };
+        Ok((key, value, exp))
     }
 
     /// Reads the bytes of the item at `offset` with `pread`.
@@ -399,6 +430,13 @@ impl LogReader {
             .map_err(EngineError::io("reading the log"))?;
         Ok(buf)
     }
+}
+
+/// The `len` bytes at `start` of `buf`, in `buf` itself (moved to its front).
+fn into_value(mut buf: Vec<u8>, start: usize, len: usize) -> Vec<u8> {
+    buf.truncate(start + len);
+    buf.drain(..start);
+    buf
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ impl Sealer for TestSealer {
     }
 }
 
-fn sealed_config(key: u64, mmap: bool) -> EngineConfig {
+pub(crate) fn sealed_config(key: u64, mmap: bool) -> EngineConfig {
     os_config(mmap).with_sealer(Some(TestSealer::shared(key)))
 }
 
@@ -134,6 +134,15 @@ fn sealed_records_round_trip_and_never_show_plaintext() {
             e.get_ref(0, b"PLAINKEY2").unwrap().unwrap().0,
             emdb_engine::ValueBytes::Owned(_)
         ));
+        let records: Vec<_> = e.iter(ns).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(records, [(b"PLAINKEY".to_vec(), b"PLAINVALUE".to_vec(), 0)]);
+        let keys: Vec<_> = e
+            .iter(ns)
+            .unwrap()
+            .keys_only()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, [(b"PLAINKEY".to_vec(), Vec::new(), 0)]);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use emdb_engine::format::checksum::crc32;
-use emdb_engine::{Corruption, EngineError, snapshot_path};
+use emdb_engine::{Corruption, EngineConfig, EngineError, snapshot_path};
 
 use crate::common::*;
 
@@ -170,9 +170,16 @@ fn snapshots_with_namespaces_out_of_order_fall_back_to_a_scan() {
 /// refuses rather than move a record into the wrong namespace.
 #[test]
 fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
+    slots_pointing_into_another_namespace_never_read_across(&|| os_config(true));
+    slots_pointing_into_another_namespace_never_read_across(&|| {
+        crate::sealing::sealed_config(5, true)
+    });
+}
+
+fn slots_pointing_into_another_namespace_never_read_across(config: &dyn Fn() -> EngineConfig) {
     let (_d, path) = temp_db();
     let named = {
-        let e = open(&path, os_config(true));
+        let e = open(&path, config());
         let named = e.create_namespace("named").unwrap();
         for i in 0..40 {
             e.put(0, &key(i), &value(i, 0), 0).unwrap();
@@ -191,7 +198,7 @@ fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
     body.extend_from_slice(&good[first.start + 24..first.end]);
     std::fs::write(&snap, with_crc(body)).unwrap();
 
-    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    let e = open(&path, config().with_snapshot_on_close(false));
     assert!(
         e.open_report().used_snapshot,
         "the tables themselves are valid"
@@ -227,7 +234,7 @@ fn snapshot_slots_pointing_into_another_namespace_never_read_across() {
     drop(e);
     // Without the snapshot, the log gives every record back in its own namespace.
     std::fs::remove_file(&snap).unwrap();
-    let e = open(&path, os_config(true).with_snapshot_on_close(false));
+    let e = open(&path, config().with_snapshot_on_close(false));
     assert_eq!(e.get(0, &key(25)).unwrap().unwrap().0, value(25, 0));
     assert_eq!(e.get(named, &key(25)).unwrap().unwrap().0, value(25, 1));
 }
