@@ -17,8 +17,9 @@ use crate::apply::{apply_entry, apply_new_put};
 use crate::engine::{Engine, Generation, new_file_id};
 use crate::error::{Corruption, EngineError, Result};
 use crate::frame_encode::prepare_frame;
-use crate::index::Index;
+use crate::index::{Index, indexes, misindexed};
 use crate::lockfile::unix_millis;
+use crate::log::mmap::Mapping;
 use crate::log::reader::LogReader;
 use crate::log::writer::LogWriter;
 use crate::namespace::NamespaceTable;
@@ -169,6 +170,48 @@ impl Rewrite {
             .map(|(id, name, _)| EntryRef::ns_create(*id, name.as_bytes()))
             .collect();
         self.append(&creates)?;
+        match src.reader.plain_mapping() {
+            Some(map) => self.copy_mapped(src, &map, live),
+            None => self.copy_owned(src, live),
+        }
+    }
+
+    /// [`Rewrite::copy_live`] from a plaintext log read through `map` (covering every offset
+    /// of the live set): the entries are encoded straight from the map, not copied out first.
+    fn copy_mapped(&mut self, src: &Generation, map: &Mapping, live: &LiveSet) -> Result<()> {
+        let mut batch: Vec<EntryRef<'_>> = Vec::new();
+        let mut bytes = 0usize;
+        for (ns, _, offsets) in live {
+            for &off in offsets {
+                let e = src
+                    .reader
+                    .put_in(map, off)
+                    .map_err(|e| EngineError::Corrupted {
+                        offset: off,
+                        reason: Corruption::Frame(e),
+                    })?;
+                // A slot that points elsewhere must not move another record into `ns`.
+                if !indexes(*ns, &e) {
+                    return Err(misindexed(off, *ns));
+                }
+                if self.expired(e.expires_at) {
+                    continue;
+                }
+                bytes += e.key.len() + e.value.len() + 32;
+                batch.push(e);
+                if bytes >= COPY_FRAME_BYTES {
+                    self.append_new(&batch)?;
+                    batch.clear();
+                    bytes = 0;
+                }
+            }
+        }
+        self.append_new(&batch)
+    }
+
+    /// [`Rewrite::copy_live`] through the reader (a sealed log, or one read with `pread`):
+    /// each entry is decoded into an owned copy.
+    fn copy_owned(&mut self, src: &Generation, live: &LiveSet) -> Result<()> {
         let mut batch: Vec<OwnedEntry> = Vec::new();
         let mut bytes = 0usize;
         for (ns, _, offsets) in live {

@@ -255,3 +255,53 @@ fn a_large_transaction_racing_with_compaction_is_replayed_whole() {
     drop(e);
     check(&Engine::open(path, config()).unwrap());
 }
+
+/// Whether an error is the damage planted at a file offset.
+type IsDamage<'a> = &'a dyn Fn(&EngineError, u64) -> bool;
+
+/// A record damaged on disk in the part of the log an index snapshot let open skip stops a
+/// compaction with an error at that record (corruption, or a failed authentication when the
+/// file is sealed), before anything replaces the file: every other record still reads, and the
+/// damaged one reports the same error.
+#[test]
+fn compaction_stops_at_a_damaged_record_and_keeps_the_old_file() {
+    let damaged_plain = |e: &EngineError, at: u64| matches!(e, EngineError::Corrupted { offset, .. } if *offset < at && at - offset < 64);
+    let damaged_sealed =
+        |e: &EngineError, at: u64| matches!(e, EngineError::Unseal { offset } if *offset < at);
+    let cases: [(EngineConfig, IsDamage<'_>); 2] = [
+        (os_config(true), &damaged_plain),
+        (crate::sealing::sealed_config(11, true), &damaged_sealed),
+    ];
+    for (config, is_damage) in cases {
+        let (_d, path) = temp_db();
+        {
+            let e = open(&path, config.clone());
+            for i in 0..20 {
+                e.put(0, &key(i), &value(i, 0), 0).unwrap();
+            }
+            e.remove(0, &key(19)).unwrap();
+        }
+        // A byte of the first record's key (of its ciphertext, in the sealed file). Its frame
+        // is not the last one, which open checks whole.
+        let image = std::fs::read(&path).unwrap();
+        let first = image[4096..].iter().position(|&b| b != 0).unwrap() as u64 + 4096;
+        let at = first + 48 + 6;
+        let byte = image[at as usize] ^ 0x40;
+        {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all_at(&[byte], at).unwrap();
+        }
+        let e = open(&path, config.with_snapshot_on_close(false));
+        assert!(e.open_report().used_snapshot);
+        let size = e.stats().logical_size;
+        let err = e.compact(None).unwrap_err();
+        assert!(is_damage(&err, at), "{err:?}");
+        assert_eq!(e.stats().logical_size, size, "the old file stays");
+        assert!(is_damage(&e.get(0, &key(0)).unwrap_err(), at));
+        for i in 1..19 {
+            assert_eq!(e.get(0, &key(i)).unwrap().unwrap().0, value(i, 0));
+        }
+        assert_eq!(std::fs::read(&path).unwrap()[at as usize], byte);
+    }
+}
