@@ -66,15 +66,38 @@ macro_rules! probe_map {
 impl Engine {
     /// Finds `key` and hands its decoded entry to `f`, decoding (and checksumming) the entry
     /// once: the same decode compares the key and serves the value.
-    ///
-    /// A lookup that overlapped a move of slots is retried (`index/table.rs`), so the probe may
-    /// have accepted an entry in an attempt it then discarded: only the result for the offset
-    /// the lookup returns counts.
     pub(crate) fn lookup<R>(
         cur: &Generation,
         ns: u32,
         key: &[u8],
         mut f: impl FnMut(u64, emdb_format::EntryRef<'_>) -> R,
+    ) -> Result<Option<R>> {
+        Self::probe(cur, ns, key, |off| {
+            cur.reader
+                .with_entry(off, |e| holds(ns, key, &e).then(|| f(off, e)))
+        })
+    }
+
+    /// [`Engine::lookup`] of a sealed log's value: each candidate entry is decrypted once, and
+    /// the buffer of the one that holds `key` becomes the value (a key comparison followed by a
+    /// separate value read would decrypt the record twice).
+    fn lookup_sealed(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
+        Self::probe(cur, ns, key, |off| {
+            cur.reader.sealed_value_if(off, |e| holds(ns, key, e))
+        })
+    }
+
+    /// Probes the index for `key`: `read` reads the record at each offset whose hash matches
+    /// and returns what it gave if that record holds `key` (`None` passes over it).
+    ///
+    /// A lookup that overlapped a move of slots is retried (`index/table.rs`), so the probe may
+    /// have accepted an entry in an attempt it then discarded: only the result for the offset
+    /// the lookup returns counts.
+    fn probe<R>(
+        cur: &Generation,
+        ns: u32,
+        key: &[u8],
+        mut read: impl FnMut(u64) -> Result<Option<R>>,
     ) -> Result<Option<R>> {
         let h = cur.index.hash(key);
         let mut out = None;
@@ -82,33 +105,10 @@ impl Engine {
             .index
             .with_ns(ns, |n| {
                 n.find(h, |off| {
-                    cur.reader.with_entry(off, |e| {
-                        let hit = holds(ns, key, &e);
-                        if hit {
-                            out = Some((off, f(off, e)));
-                        }
-                        hit
-                    })
-                })
-            })
-            .ok_or(EngineError::NamespaceMissing(ns))??;
-        Ok(accepted(at, out))
-    }
-
-    /// [`Engine::lookup`] of a sealed log's value: each candidate entry is decrypted once, and
-    /// the buffer of the one that holds `key` becomes the value (a key comparison followed by a
-    /// separate value read would decrypt the record twice).
-    fn lookup_sealed(cur: &Generation, ns: u32, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>> {
-        let h = cur.index.hash(key);
-        let mut out = None;
-        let at = cur
-            .index
-            .with_ns(ns, |n| {
-                n.find(h, |off| {
-                    let value = cur.reader.sealed_value_if(off, |e| holds(ns, key, e))?;
-                    let hit = value.is_some();
-                    if let Some(v) = value {
-                        out = Some((off, v));
+                    let found = read(off)?;
+                    let hit = found.is_some();
+                    if let Some(r) = found {
+                        out = Some((off, r));
                     }
                     Ok::<_, EngineError>(hit)
                 })
