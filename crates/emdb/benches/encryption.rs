@@ -62,23 +62,44 @@ fn bulk_load(c: &mut Criterion) {
     g.finish();
 }
 
+/// Random point reads among 100K records: owned `get` (a copy of the value either way), and
+/// `get_zerocopy` (which borrows a plaintext value from the map; a sealed one is decrypted into
+/// a buffer of its own).
 fn random_reads(c: &mut Criterion) {
     const N: u64 = 100_000;
-    let mut g = c.benchmark_group("random_get_100k");
-    for (name, cipher) in MODES {
-        let db = builder(cipher).build().unwrap();
-        for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
-            db.insert_many(chunk.iter().map(|i| record(*i))).unwrap();
-        }
-        let mut i = 0u64;
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                i = (i + 7919) % N;
-                black_box(db.get(record(i).0).unwrap());
+    let dbs: Vec<_> = MODES
+        .iter()
+        .map(|&(name, cipher)| {
+            let db = builder(cipher).build().unwrap();
+            for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
+                db.insert_many(chunk.iter().map(|i| record(*i))).unwrap();
+            }
+            (name, db)
+        })
+        .collect();
+    for zerocopy in [false, true] {
+        let group = if zerocopy {
+            "random_get_zerocopy_100k"
+        } else {
+            "random_get_100k"
+        };
+        let mut g = c.benchmark_group(group);
+        for (name, db) in &dbs {
+            let mut i = 0u64;
+            g.bench_function(*name, |b| {
+                b.iter(|| {
+                    i = (i + 7919) % N;
+                    let key = record(i).0;
+                    if zerocopy {
+                        black_box(db.get_zerocopy(key).unwrap());
+                    } else {
+                        black_box(db.get(key).unwrap());
+                    }
+                });
             });
-        });
+        }
+        g.finish();
     }
-    g.finish();
 }
 
 /// Opens (creating if needed) an encrypted database: from a passphrase (Argon2id runs on every
