@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
+use emdb_engine::EngineConfig;
+
 use crate::common::*;
 
 /// A value that names its key and version, so a reader can tell a wrong or torn one.
@@ -28,10 +30,10 @@ fn parse(v: &[u8]) -> (u64, u64) {
     (i, version)
 }
 
-fn run(mmap: bool) {
+fn run(config: EngineConfig) {
     const KEYS: u64 = 2_000;
     let (_d, path) = temp_db();
-    let e = open(&path, os_config(mmap));
+    let e = open(&path, config);
     for i in 0..KEYS {
         e.put(0, &key(i), &versioned(i, 0), 0).unwrap();
     }
@@ -98,12 +100,19 @@ fn run(mmap: bool) {
 
 #[test]
 fn readers_writer_and_compaction_agree_mmap() {
-    run(true);
+    run(os_config(true));
 }
 
 #[test]
 fn readers_writer_and_compaction_agree_pread() {
-    run(false);
+    run(os_config(false));
+}
+
+/// Sealed reads compare the key and take the value from one decryption, through the same
+/// lock-free probe, retried when it overlaps a move of slots.
+#[test]
+fn readers_writer_and_compaction_agree_sealed() {
+    run(crate::sealing::sealed_config(13, true));
 }
 
 #[test]
