@@ -210,20 +210,24 @@ impl Rewrite {
     }
 
     /// [`Rewrite::copy_live`] through the reader (a sealed log, or one read with `pread`):
-    /// each entry is decoded into an owned copy.
+    /// each entry is decoded into an owned copy (a sealed one keeps the buffer it was
+    /// decrypted into as its value).
     fn copy_owned(&mut self, src: &Generation, live: &LiveSet) -> Result<()> {
+        let map = src.reader.mapping();
         let mut batch: Vec<OwnedEntry> = Vec::new();
         let mut bytes = 0usize;
         for (ns, _, offsets) in live {
             for &off in offsets {
                 // A slot that points elsewhere must not move another record into `ns`.
-                let e = src.reader.with_indexed(*ns, off, |e| OwnedEntry {
+                let (key, value, expires_at) =
+                    src.reader.record_in(map.as_deref(), *ns, off, true)?;
+                let e = OwnedEntry {
                     op: Op::Put,
                     ns: *ns,
-                    expires_at: e.expires_at,
-                    key: e.key.to_vec(),
-                    value: e.value.to_vec(),
-                })?;
+                    expires_at,
+                    key,
+                    value,
+                };
                 if self.expired(e.expires_at) {
                     continue;
                 }
