@@ -306,10 +306,23 @@ impl LogReader {
         offset: u64,
         keep: impl FnOnce(&EntryRef<'_>) -> bool,
     ) -> Result<Option<(Vec<u8>, u64)>> {
+        match &self.map {
+            Some(slot) => self.sealed_value_in(Some(&slot.load()), offset, keep),
+            None => self.sealed_value_in(None, offset, keep),
+        }
+    }
+
+    /// [`LogReader::sealed_value_if`] through `map` (see [`LogReader::with_entry_in`]).
+    fn sealed_value_in(
+        &self,
+        map: Option<&Mapping>,
+        offset: u64,
+        keep: impl FnOnce(&EntryRef<'_>) -> bool,
+    ) -> Result<Option<(Vec<u8>, u64)>> {
         let Some(sealer) = &self.sealer else {
             return Ok(None);
         };
-        let plain = self.with_item(offset, |bytes| {
+        let mut plain = self.with_item_in(map, offset, |bytes| {
             self.open_sealed(sealer.as_ref(), offset, bytes)
         })?;
         let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
@@ -317,7 +330,9 @@ impl LogReader {
             return Ok(None);
         }
         let (start, len, exp) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len(), e.expires_at);
-        Ok(Some((into_value(plain, start, len), exp)))
+        plain.truncate(start + len);
+        plain.drain(..start);
+        Ok(Some((plain, exp)))
     }
 
     /// The record (key, value, expiry) an index slot of namespace `ns` points at, read through
@@ -330,27 +345,21 @@ impl LogReader {
         offset: u64,
         values: bool,
     ) -> Result<(Vec<u8>, Vec<u8>, u64)> {
-        let Some(sealer) = &self.sealer else {
+        if self.sealer.is_none() {
             return self.with_indexed_in(map, ns, offset, |e| {
                 let value = if values { e.value.to_vec() } else { Vec::new() };
                 (e.key.to_vec(), value, e.expires_at)
             });
-        };
-        let plain = self.with_item_in(map, offset, |bytes| {
-            self.open_sealed(sealer.as_ref(), offset, bytes)
-        })?;
-        let (e, _) = EntryRef::decode_trusted(&plain).map_err(|e| corrupt(offset, e))?;
-        if !indexes(ns, &e) {
-            return Err(misindexed(offset, ns));
         }
-        let (key, exp) = (e.key.to_vec(), e.expires_at);
-        let (start, len) = (ENTRY_HEADER_LEN + e.key.len(), e.value.len());
-        let value = if values {
-            into_value(plain, start, len)
-        } else {
-            Vec::new()
+        let mut key = Vec::new();
+        let ours = |e: &EntryRef<'_>| {
+            key = e.key.to_vec();
+            indexes(ns, e)
         };
-        Ok((key, value, exp))
+        match self.sealed_value_in(map, offset, ours)? {
+            Some((value, exp)) => Ok((key, if values { value } else { Vec::new() }, exp)),
+            None => Err(misindexed(offset, ns)),
+        }
     }
 
     /// Reads the bytes of the item at `offset` with `pread`.
@@ -430,13 +439,6 @@ impl LogReader {
             .map_err(EngineError::io("reading the log"))?;
         Ok(buf)
     }
-}
-
-/// The `len` bytes at `start` of `buf`, in `buf` itself (moved to its front).
-fn into_value(mut buf: Vec<u8>, start: usize, len: usize) -> Vec<u8> {
-    buf.truncate(start + len);
-    buf.drain(..start);
-    buf
 }
 
 #[cfg(test)]
