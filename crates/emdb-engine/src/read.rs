@@ -172,9 +172,9 @@ impl Engine {
             let found = Self::lookup_sealed(cur, ns, key)?;
             return Ok(found.map(|(value, exp)| (ValueBytes::Owned(value), exp)));
         }
-        Self::lookup(cur, ns, key, |off, _| off)?
-            .map(|off| cur.reader.value(off))
-            .transpose()
+        Self::probe(cur, ns, key, |off| {
+            cur.reader.value_if(off, |e| holds(ns, key, e))
+        })
     }
 
     /// Expiry of `key` without reading its value.

@@ -401,23 +401,32 @@ impl LogReader {
         })
     }
 
-    /// The value at `offset`, borrowed from the map when possible, with its expiry.
-    pub(crate) fn value(&self, offset: u64) -> Result<(ValueBytes, u64)> {
+    /// The value at `offset`, borrowed from the map when possible, with its expiry, if `keep`
+    /// accepts the entry (a point read compares the key in the same decode); `None` if not.
+    pub(crate) fn value_if(
+        &self,
+        offset: u64,
+        keep: impl FnOnce(&EntryRef<'_>) -> bool,
+    ) -> Result<Option<(ValueBytes, u64)>> {
         if self.sealer.is_none()
             && let Some(slot) = &self.map
         {
+            // Loaded after the caller read `offset` from the index, so it covers it.
             let m = slot.load_full();
             let at = usize::try_from(offset).unwrap_or(usize::MAX);
             let bytes = m.as_slice().get(at..).unwrap_or_default();
             let (e, _) = self
                 .decode_plain(offset, bytes)
                 .map_err(|e| corrupt(offset, e))?;
+            if !keep(&e) {
+                return Ok(None);
+            }
             let start = at + ENTRY_HEADER_LEN + e.key.len();
             let (len, exp) = (e.value.len(), e.expires_at);
-            return Ok((ValueBytes::Mapped { map: m, start, len }, exp));
+            return Ok(Some((ValueBytes::Mapped { map: m, start, len }, exp)));
         }
         self.with_entry(offset, |e| {
-            (ValueBytes::Owned(e.value.to_vec()), e.expires_at)
+            keep(&e).then(|| (ValueBytes::Owned(e.value.to_vec()), e.expires_at))
         })
     }
 

@@ -168,3 +168,25 @@ fn sealed_reads_open_each_candidate_once_and_pass_over_a_colliding_key() {
         );
     }
 }
+
+/// The general read path (no read-view map: here a log read with `pread`) passes over a record
+/// whose hash matches but whose key differs, and reads the value of the one that holds the key
+/// from the same decode.
+#[test]
+fn general_reads_pass_over_a_colliding_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig::default().with_mmap(false);
+    let e = Engine::open(dir.path().join("db"), config).unwrap();
+    let (a, b) = colliding_keys(&e);
+    e.put(0, &a, b"value of a", 0).unwrap();
+    assert!(
+        e.get_ref(0, &b).unwrap().is_none(),
+        "b shares a's hash only"
+    );
+    e.put(0, &b, b"value of b", 4).unwrap();
+    for (key, value, expiry) in [(&a, &b"value of a"[..], 0), (&b, b"value of b", 4)] {
+        let (v, exp) = e.get_ref(0, key).unwrap().unwrap();
+        assert_eq!((v.as_slice(), exp), (value, expiry));
+        assert!(matches!(v, ValueBytes::Owned(_)), "read with pread");
+    }
+}

@@ -22,7 +22,7 @@ fn an_entry_past_the_end_of_the_file_is_corruption_on_both_paths() {
     let len = file.len().expect("len");
     for mmap in [true, false] {
         let reader = LogReader::new(file.clone(), len, mmap, [0; 16], None).expect("reader");
-        match reader.value(at) {
+        match reader.value_if(at, |_| true) {
             Err(EngineError::Corrupted {
                 offset,
                 reason: Corruption::Frame(e),
@@ -43,7 +43,7 @@ fn an_entry_past_the_end_of_the_file_is_corruption_on_both_paths() {
     // Past the end altogether: the header itself cannot be read.
     let reader = LogReader::new(file.clone(), len, false, [0; 16], None).expect("reader");
     assert!(matches!(
-        reader.value(len + 64),
+        reader.value_if(len + 64, |_| true),
         Err(EngineError::Corrupted { .. })
     ));
 }
